@@ -1,0 +1,177 @@
+"""Every primitive op's backward against central finite differences (float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.ops import ALL_OPS, OPS
+
+RNG = np.random.default_rng(1234)
+
+
+def away_from_zero(shape, low=0.3, high=2.0):
+    return RNG.uniform(low, high, shape) * RNG.choice([-1.0, 1.0], shape)
+
+
+def positive(shape):
+    return RNG.uniform(0.3, 2.0, shape)
+
+
+def normal(shape):
+    return RNG.normal(size=shape)
+
+
+ids = lambda shape, vocab=5: RNG.integers(0, vocab, shape)  # noqa: E731
+
+# (op name, inputs, attrs): shapes include broadcasting on both sides
+CASES = [
+    ("add", [normal((3, 4)), normal((4,))], {}),
+    ("add", [normal((2, 1, 4)), normal((3, 1))], {}),
+    ("add", [normal(()), normal((2, 3))], {}),
+    ("sub", [normal((2, 3, 4)), normal((1, 3, 1))], {}),
+    ("sub", [normal((5,)), normal((2, 5))], {}),
+    ("mul", [normal((3, 4)), normal((3, 1))], {}),
+    ("mul", [normal((2, 3)), normal(())], {}),
+    ("div", [normal((3, 4)), away_from_zero((4,))], {}),
+    ("div", [normal((2, 1)), away_from_zero((2, 3))], {}),
+    ("neg", [normal((3, 2))], {}),
+    ("pow", [positive((3, 4))], {"p": 2.5}),
+    ("pow", [normal((4,))], {"p": 3.0}),
+    ("pow", [positive((2, 2))], {"p": -1.0}),
+    ("scale", [normal((2, 3))], {"c": -0.7}),
+    ("exp", [normal((3, 3))], {}),
+    ("log", [positive((3, 3))], {}),
+    ("tanh", [normal((2, 5))], {}),
+    ("relu", [away_from_zero((3, 4))], {}),
+    ("matmul", [normal((3, 4)), normal((4, 2))], {}),
+    ("matmul", [normal((2, 3, 3, 4)), normal((2, 3, 4, 5))], {}),
+    ("matmul", [normal((2, 3, 4)), normal((4, 2))], {}),
+    ("matmul", [normal((4,)), normal((4, 3))], {}),
+    ("matmul", [normal((3, 4)), normal((4,))], {}),
+    ("linear", [normal((2, 3, 4)), normal((5, 4)), normal((5,))], {}),
+    ("linear", [normal((3, 4)), normal((2, 4)), normal((2,))], {}),
+    ("sum", [normal((3, 4))], {"axis": None, "keepdims": False}),
+    ("sum", [normal((2, 3, 4))], {"axis": 1, "keepdims": False}),
+    ("sum", [normal((2, 3, 4))], {"axis": (0, 2), "keepdims": True}),
+    ("mean", [normal((3, 4))], {"axis": None, "keepdims": False}),
+    ("mean", [normal((2, 3, 4))], {"axis": -1, "keepdims": True}),
+    ("mean", [normal((2, 3, 4))], {"axis": (0, 1), "keepdims": False}),
+    ("transpose", [normal((2, 3, 4))], {"dim0": -2, "dim1": -1}),
+    ("transpose", [normal((2, 3, 4, 5))], {"dim0": 1, "dim1": 2}),
+    ("reshape", [normal((2, 6))], {"shape": (3, 4)}),
+    ("split_heads", [normal((2, 3, 6))], {"heads": 3}),
+    ("merge_heads", [normal((2, 3, 4, 2))], {}),
+    ("softmax", [normal((2, 3, 5))], {}),
+    ("layer_norm", [normal((2, 3, 6)), normal((6,)), normal((6,))], {"eps": 1e-5}),
+    ("masked_fill", [normal((2, 4, 4))],
+     {"mask": np.triu(np.ones((4, 4), dtype=bool), 1), "value": 0.0}),
+    ("cross_entropy", [normal((2, 3, 5)), ids((2, 3))], {}),
+    ("embedding", [np.array([[0, 2, 2], [4, 0, 2]]), normal((5, 3))], {}),
+]
+
+
+def numeric_grad(op, xs, attrs, which, upstream, h=1e-6):
+    """∂/∂x_which of Σ upstream · op(xs) by central differences."""
+    x = xs[which].astype(float).copy()
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        values = []
+        for delta in (h, -h):
+            x[i] = old + delta
+            args = list(xs)
+            args[which] = x
+            y, _ = op.forward(*args, **attrs)
+            values.append(float(np.sum(upstream * y)))
+        x[i] = old
+        grad[i] = (values[0] - values[1]) / (2 * h)
+    return grad
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
+
+
+def case_id(case):
+    name, xs, _ = case
+    return f"{name}-" + "x".join(str(x.shape) for x in xs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_backward_matches_finite_differences(case):
+    name, xs, attrs = case
+    op = OPS[name]
+    y, saved = op.forward(*xs, **attrs)
+    upstream = RNG.normal(size=np.shape(y))
+    grads = op.backward(upstream, saved)
+    assert len(grads) == len(xs)
+    for which, (x, g, diff) in enumerate(zip(xs, grads, op.differentiable)):
+        if not diff:
+            assert g is None
+            continue
+        assert np.shape(g) == x.shape, f"∂L/∂{op.inputs[which]} has the wrong shape"
+        expected = numeric_grad(op, xs, attrs, which, upstream)
+        assert relative_error(np.asarray(g), expected) <= 1e-6, op.inputs[which]
+
+
+def test_every_op_has_a_case_and_its_texts():
+    tested = {c[0] for c in CASES}
+    for op in ALL_OPS:
+        assert op.formula and op.derivative and op.torch, op.name
+        if op.name != "argmax":
+            assert op.name in tested, f"{op.name} has no finite-difference case"
+
+
+def test_softmax_with_minus_infinity_gives_exact_zeros():
+    scores = np.array([[1.0, 2.0, -np.inf], [0.5, -np.inf, -np.inf]])
+    p, saved = OPS["softmax"].forward(scores)
+    assert p[0, 2] == 0.0 and p[1, 1] == 0.0 and p[1, 2] == 0.0
+    assert np.allclose(p.sum(axis=-1), 1.0)
+    (g,) = OPS["softmax"].backward(np.ones_like(p) * 3.0 + np.arange(3), saved)
+    assert g[0, 2] == 0.0 and g[1, 1] == 0.0
+
+
+def test_embedding_gradient_adds_repeated_ids():
+    ids_ = np.array([[1, 1, 1]])
+    w = RNG.normal(size=(3, 2))
+    _, saved = OPS["embedding"].forward(ids_, w)
+    upstream = np.arange(6.0).reshape(1, 3, 2)
+    _, dw = OPS["embedding"].backward(upstream, saved)
+    assert np.array_equal(dw[1], upstream[0].sum(axis=0))
+    assert np.array_equal(dw[0], [0.0, 0.0])
+
+
+def test_cross_entropy_closed_form_is_p_minus_y_over_n():
+    logits = RNG.normal(size=(1, 4, 6))
+    targets = np.array([[0, 5, 2, 2]])
+    loss, saved = OPS["cross_entropy"].forward(logits, targets)
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    expected = -np.mean(np.log(p[0, np.arange(4), targets[0]]))
+    assert abs(float(loss) - expected) < 1e-12
+    g, _ = OPS["cross_entropy"].backward(np.array(1.0), saved)
+    onehot = np.eye(6)[targets]
+    assert np.allclose(g, (p - onehot) / 4, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_worked_elements_carry_the_true_numbers(case):
+    """The op card's worked element states the output / gradient actually computed."""
+    name, xs, attrs = case
+    op = OPS[name]
+    y, saved = op.forward(*xs, **attrs)
+    y = np.asarray(y)
+    upstream = RNG.normal(size=y.shape)
+    grads = op.backward(upstream, saved)
+    index = tuple(int(RNG.integers(0, n)) for n in y.shape)
+    worked = op.worked_forward(index, xs, y, attrs)
+    assert worked.value == float(y[index])
+    assert str(worked).startswith(worked.target)
+    for which, g in enumerate(grads):
+        if g is None:
+            continue
+        g = np.asarray(g)
+        gi = tuple(int(RNG.integers(0, n)) for n in g.shape)
+        worked = op.worked_backward(which, gi, xs, y, upstream, g, attrs)
+        assert worked.value == pytest.approx(float(g[gi]), abs=1e-12)
+        assert "∂L/∂" in worked.target

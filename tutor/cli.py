@@ -1,0 +1,129 @@
+"""The ``tutor`` command. Parsing only; each command's work lives in its own module,
+imported when that command runs (so ``tutor --version`` never imports Textual or torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "home")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tutor",
+        description="Step through a tiny encoder–decoder transformer, forward and backward, "
+                    "one operation at a time.",
+        epilog="Run `tutor` alone for the lesson list, `tutor LESSON` to open a lesson "
+               "(its number or name), or `tutor explore` to step through the model freely.")
+    parser.add_argument("--version", action="version", version=f"transformer-tutor {__version__}")
+    parser.add_argument("--notes", type=Path, metavar="PATH",
+                        help="append notes (key m) to this Markdown file")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def model_options(p):
+        p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+        p.add_argument("--weights", type=Path, metavar="NPZ",
+                       help="load trained weights saved by `tutor train`")
+        p.add_argument("--src", metavar="IDS", help="source token ids, e.g. 3,1,4,1,5")
+        p.add_argument("--tgt", metavar="IDS", help="target token ids (default: src reversed)")
+        p.add_argument("--config", metavar="K=V,...",
+                       help="model sizes, e.g. d_model=16,n_heads=2 (see `tutor explore -h`)")
+        p.add_argument("--lr", type=float, default=0.1, help="learning rate of the update phase")
+
+    p = sub.add_parser("explore", help="step through the default tiny model (no lesson)")
+    model_options(p)
+    p.add_argument("--notes", type=Path, metavar="PATH", dest="sub_notes", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("trace", help="print every step of a run, one line each (no UI)")
+    model_options(p)
+    p.add_argument("--backward", action="store_true", help="only the backward pass")
+    p.add_argument("--forward", action="store_true", help="only the forward pass")
+    p.add_argument("--scope", metavar="PATTERN",
+                   help="only steps whose name matches, e.g. 'decoder.layers.0.*' or 'softmax'")
+    p.add_argument("--lesson", metavar="LESSON", help="trace a lesson's scenario instead")
+
+    p = sub.add_parser("check", help="check the engine against PyTorch (needs torch)")
+    p.add_argument("--configs", type=int, default=3, help="random configurations besides the "
+                   "default (default 3)")
+
+    p = sub.add_parser("lessons", help="list the lessons, or --check lesson files")
+    p.add_argument("--check", nargs="?", const="", metavar="DIR",
+                   help="validate lesson files (the shipped ones, or those in DIR)")
+
+    p = sub.add_parser("progress", help="show your progress and where it is saved")
+    p.add_argument("--reset", action="store_true", help="forget all progress (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --reset: do not ask")
+
+    p = sub.add_parser("train", help="train the model on a toy task and save the weights")
+    p.add_argument("--task", choices=("copy", "reverse", "sort"), default="reverse")
+    p.add_argument("--steps", type=int, default=None, help="training steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--out", type=Path, metavar="PATH", help="where to save the weights (.npz)")
+    p.add_argument("--ui", action="store_true", help="train in the TUI with a live loss plot")
+
+    p = sub.add_parser("torch", help="record your own PyTorch model and step through it")
+    p.add_argument("target", metavar="FILE.py[:FACTORY]",
+                   help="a Python file with a factory returning (model, inputs[, loss_fn])")
+    p.add_argument("--shapes-only", action="store_true",
+                   help="record shapes but not values (for large models)")
+    p.add_argument("--trace", action="store_true", help="print the record instead of opening it")
+
+    sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lesson = None
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        lesson = argv.pop(0)
+    args = build_parser().parse_args(argv)
+    if getattr(args, "sub_notes", None):
+        args.notes = args.sub_notes
+    try:
+        return _dispatch(args, lesson)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args, lesson: str | None) -> int:
+    command = args.command
+    if lesson is not None:
+        from .home import open_lesson
+        return open_lesson(lesson, args)
+    if command in (None, "home"):
+        from .home import open_home
+        return open_home(args)
+    if command == "explore":
+        from .explore import run_explore
+        return run_explore(args)
+    if command == "trace":
+        from .trace import run_trace
+        return run_trace(args)
+    if command == "check":
+        from .check import run_check
+        return run_check(args)
+    if command == "lessons":
+        from .lesson_cli import run_lessons
+        return run_lessons(args)
+    if command == "progress":
+        from .lesson_cli import run_progress
+        return run_progress(args)
+    if command == "train":
+        from .train_cli import run_train
+        return run_train(args)
+    if command == "torch":
+        from .torch_cli import run_torch
+        return run_torch(args)
+    raise AssertionError(command)  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
