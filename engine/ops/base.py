@@ -85,10 +85,13 @@ def _attr_text(value) -> str:
 
 
 def fmt(x) -> str:
-    """A number as the tutor prints it: 4 significant digits, exact zeros as 0."""
+    """A number as the tutor prints it: 4 significant digits, exact zeros as 0, and
+    float rounding noise below 1e-12 as ≈0."""
     x = float(x)
     if x == 0.0:
         return "0"
+    if abs(x) < 1e-12:
+        return "≈0"  # rounding noise of a quantity that is zero in exact arithmetic
     if np.isnan(x):
         return "nan"
     if np.isinf(x):

@@ -1,0 +1,286 @@
+"""The stepper: walk a recorded run forward, backward, into, out of, and back again."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from ..session import Session
+from ..stepview import StepView, build_view, worked_element
+from ..widgets.arch_map import ArchMap
+from ..widgets.op_card import OpCard
+from ..widgets.status_bar import StatusBar
+from ..widgets.tensor_view import TensorView
+from ..widgets.timeline_tree import TimelineTree
+
+MAX_PANELS = 6
+COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
+MIN_WIDTH, MIN_HEIGHT = 70, 20
+
+
+class StepCommands(Provider):
+    """`g` and the command palette: go to any step by (fuzzy) name."""
+
+    def _steps(self):
+        screen = self.screen
+        if not isinstance(screen, StepperScreen):
+            return []
+        return screen.session.timeline.steps
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        screen = self.screen
+        for step in self._steps():
+            text = f"{step.phase}: {step.name}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text),
+                          lambda i=step.index: screen.go_to(i),
+                          help=f"step {step.index + 1} · {step.op_name}")
+
+    async def discover(self) -> Hits:
+        screen = self.screen
+        for step in self._steps():
+            if step.phase == "forward":
+                yield DiscoveryHit(f"{step.phase}: {step.name}", lambda i=step.index: screen.go_to(i),
+                                   help=f"step {step.index + 1} · {step.op_name}")
+
+
+class StepperScreen(Screen):
+    """Every panel derives from the timeline's cursor; keys only move the cursor."""
+
+    CSS_PATH = "stepper.tcss"
+    COMMANDS = {StepCommands}
+    BINDINGS = [
+        Binding("n", "next", "next"),
+        Binding("right", "next", "next", show=False),
+        Binding("p", "previous", "prev"),
+        Binding("left", "previous", "prev", show=False),
+        Binding("s", "step_into", "into"),
+        Binding("o", "step_out", "out"),
+        Binding("b", "twin", "fwd⇄bwd"),
+        Binding("B", "backward_start", "to backward", key_display="B"),
+        Binding("g", "go", "go to"),
+        Binding("u", "back", "undo move", show=False),
+        Binding("home", "start", "first step", show=False),
+        Binding("end", "end", "last step", show=False),
+        Binding("c", "continue", "next quiz/bookmark", show=False),
+        Binding("t", "toggle_tree", "tree", show=False),
+        Binding("a", "toggle_map", "map", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.selected: tuple[str, tuple] = ("out", ())
+        self.view: StepView | None = None
+
+    # layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            yield TimelineTree(id="tree")
+            with Vertical(id="center"):
+                yield OpCard(id="card")
+                with Vertical(id="panels"):
+                    for i in range(MAX_PANELS):
+                        yield TensorView(id=f"panel{i}", classes="panel")
+            with Vertical(id="side"):
+                yield ArchMap(id="map")
+                yield Markdown("", id="prose")
+        yield Static(id="torch")
+        yield Static("", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        timeline = self.session.timeline
+        self.query_one(TimelineTree).build(timeline)
+        self.query_one(ArchMap).build(timeline)
+        self.query_one("#prose").display = False
+        self._apply_size(self.size.width, self.size.height)
+        self.refresh_step()
+
+    def on_resize(self, event) -> None:
+        was_compact = self.has_class("compact")
+        self._apply_size(event.size.width, event.size.height)
+        if self.view is not None and was_compact != self.has_class("compact"):
+            self.refresh_step()
+
+    def _apply_size(self, width: int, height: int) -> None:
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.set_class(too_small, "too-small")
+        self.set_class(not too_small and (width < COMPACT_WIDTH or height < COMPACT_HEIGHT),
+                       "compact")
+        if too_small:
+            self.query_one("#too-small", Static).update(
+                f"The terminal is {width}×{height}.\n"
+                f"Make it at least {MIN_WIDTH}×{MIN_HEIGHT} (80×24 or larger is best).\n\n"
+                "Press q to quit.")
+
+    # drawing ----------------------------------------------------------------
+    def refresh_step(self) -> None:
+        """Redraw every panel from the cursor (the only place panels change)."""
+        timeline = self.session.timeline
+        view = self.view = build_view(timeline)
+        keys = [slot.key for slot in view.slots]
+        slot_key, index = self.selected
+        if slot_key not in keys:
+            slot_key = self._default_slot(view)
+        self.selected = (slot_key, index)
+        count = min(len(view.slots), MAX_PANELS)
+        columns = 1 if count <= 2 and not self.has_class("compact") else 2
+        panels = self.query_one("#panels")
+        panels.styles.grid_size_columns = columns
+        panels.styles.grid_rows = _grid_rows(view.slots[:count], columns)
+        for i, view_widget in enumerate(self.query(TensorView).results(TensorView)):
+            if i < count:
+                slot = view.slots[i]
+                view_widget.display = True
+                view_widget.show(slot, index)
+                view_widget.set_class(slot.key == slot_key, "selected")
+                view_widget.styles.column_span = 2 if (columns == 2 and count % 2
+                                                       and i == count - 1) else 1
+            else:
+                view_widget.display = False
+                view_widget.show(None)
+        self._refresh_card()
+        self.query_one(StatusBar).show(view, self.session.title, self.status_extra())
+        self.query_one(TimelineTree).show(timeline.unit_path())
+        self.query_one(ArchMap).show(timeline)
+        self.query_one("#torch", Static).update(f"[dim]torch[/]  {_escape(view.torch_line)}")
+        self.after_step()
+
+    def _default_slot(self, view: StepView) -> str:
+        for role in ("downstream", "output", "param"):
+            for slot in view.slots:
+                if slot.role == role:
+                    return slot.key
+        return view.slots[0].key if view.slots else "out"
+
+    def _refresh_card(self) -> None:
+        slot_key, index = self.selected
+        worked = worked_element(self.session.timeline, self.session.timeline.position, slot_key,
+                                tuple(self._panel(slot_key).cursor) if self._panel(slot_key)
+                                else index)
+        self.query_one(OpCard).show(self.view, worked, self.card_sentence(),
+                                    compact=self.has_class("compact"))
+
+    def _panel(self, slot_key: str) -> TensorView | None:
+        for widget in self.query(TensorView).results(TensorView):
+            if widget.slot is not None and widget.slot.key == slot_key:
+                return widget
+        return None
+
+    # hooks for lessons and tools -------------------------------------------------
+    def status_extra(self) -> str:
+        return ""
+
+    def card_sentence(self) -> str | None:
+        return None
+
+    def after_step(self) -> None:
+        """Called after every redraw (lessons place quizzes and prose here)."""
+
+    def may_leave_step(self) -> bool:
+        """False keeps the cursor where it is (a quiz not yet answered)."""
+        return True
+
+    # moves ----------------------------------------------------------------------
+    def _move(self, move, forward: bool = True) -> None:
+        if forward and not self.may_leave_step():
+            return
+        if move():
+            self.refresh_step()
+        else:
+            self.app.bell()
+
+    def go_to(self, position: int) -> None:
+        timeline = self.session.timeline
+        if position > timeline.position and not self.may_leave_step():
+            return
+        self._move(lambda: timeline.jump(position), forward=False)
+
+    def action_next(self) -> None:
+        self._move(self.session.timeline.next)
+
+    def action_previous(self) -> None:
+        self._move(self.session.timeline.previous, forward=False)
+
+    def action_step_into(self) -> None:
+        self._move(self.session.timeline.step_into, forward=False)
+
+    def action_step_out(self) -> None:
+        self._move(self.session.timeline.step_out)
+
+    def action_twin(self) -> None:
+        t = self.session.timeline
+        target = t.twin()
+        self._move(t.jump_to_twin, forward=target is not None and target > t.position)
+
+    def action_backward_start(self) -> None:
+        t = self.session.timeline
+        self._move(t.jump_to_backward_start, forward=t.backward_start > t.position)
+
+    def action_continue(self) -> None:
+        self._move(self.session.timeline.run_to_bookmark)
+
+    def action_back(self) -> None:
+        self._move(self.session.timeline.back, forward=False)
+
+    def action_start(self) -> None:
+        self._move(self.session.timeline.to_start, forward=False)
+
+    def action_end(self) -> None:
+        self._move(self.session.timeline.to_end)
+
+    def action_go(self) -> None:
+        self.app.action_command_palette()
+
+    def action_toggle_tree(self) -> None:
+        self.toggle_class("show-tree")
+
+    def action_toggle_map(self) -> None:
+        self.toggle_class("show-map")
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+    # events -----------------------------------------------------------------------
+    @on(TensorView.CellSelected)
+    def _cell_selected(self, event: TensorView.CellSelected) -> None:
+        if event.view.slot is None:
+            return
+        self.selected = (event.view.slot.key, event.index)
+        for widget in self.query(TensorView).results(TensorView):
+            widget.set_class(widget is event.view, "selected")
+        self._refresh_card()
+
+    @on(TimelineTree.StepChosen)
+    def _step_chosen(self, event: TimelineTree.StepChosen) -> None:
+        self.go_to(event.position)
+
+
+def _grid_rows(slots, columns: int) -> str:
+    """Rows of vectors and numbers need 3–4 lines; rows holding a matrix share the rest."""
+    rows = []
+    for start in range(0, len(slots), columns):
+        row = slots[start:start + columns]
+        small = all(s.value is not None and s.value.ndim <= 1 for s in row)
+        rows.append("4" if small else "1fr")
+    return " ".join(rows) or "1fr"
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

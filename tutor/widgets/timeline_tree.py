@@ -1,0 +1,75 @@
+"""The timeline tree: phases → scopes → ops, the cursor's unit highlighted."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from engine.timeline import ScopeNode, Timeline
+
+PHASE_STYLE = {"forward": "cyan", "backward": "magenta", "update": "green"}
+
+
+class TimelineTree(Tree[ScopeNode]):
+    """Collapsible, clickable; selecting an op jumps the stepper to it."""
+
+    class StepChosen(Message):
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("run", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self.auto_expand = False
+        self._by_path: dict[tuple, TreeNode[ScopeNode]] = {}
+        self._current: TreeNode[ScopeNode] | None = None
+
+    def build(self, timeline: Timeline) -> None:
+        self.clear()
+        self._by_path = {}
+        root = timeline.scope_tree()
+        for phase in root.children:
+            self._add(self.root, phase, timeline)
+
+    def _add(self, parent: TreeNode, scope: ScopeNode, timeline: Timeline) -> None:
+        label = Text(scope.label)
+        if len(scope.path) == 1:
+            label.stylize(f"bold {PHASE_STYLE.get(scope.label, '')}")
+            label.append(f"  {scope.last - scope.first + 1} steps", style="dim")
+        elif scope.is_step:
+            step = timeline.steps[scope.first]
+            label.append(f"  {step.op_name}", style="dim")
+        if scope.is_step:
+            node = parent.add_leaf(label, data=scope)
+        else:
+            node = parent.add(label, data=scope)
+            for child in scope.children:
+                self._add(node, child, timeline)
+        self._by_path[scope.path] = node
+
+    def show(self, unit_path: tuple) -> None:
+        """Highlight the cursor's unit, opening the scopes above it."""
+        node = self._by_path.get(unit_path)
+        if node is None or node is self._current:
+            return
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            if not parent.is_expanded:
+                parent.expand()
+            parent = parent.parent
+        self._current = node
+        self.move_cursor(node)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        scope = event.node.data
+        if scope is None:
+            return
+        if scope.is_step:
+            self.post_message(self.StepChosen(scope.first))
+        else:
+            event.node.toggle()
