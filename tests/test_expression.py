@@ -106,7 +106,8 @@ def test_matrices_and_reductions():
     ("l = relu", "line 1, col 5: relu is a function: write relu(x)"),
     ("x = 1", "line 1, col 1: 'x' is already an input; give this line a new name"),
     ("a = x\n", "line 1, col 5: 'a = x' computes nothing; use 'x' directly"),
-    ("a = x * 2\na = x", "line 2, col 1: 'a' is already defined on line 1; give this line a new name"),
+    ("a = x * 2\na = x", "line 2, col 1: 'a' is already defined on line 1; "
+                         "give this line a new name"),
     ("mul = x * 2", "line 1, col 1: 'mul' is an op name the tape gives to unnamed ops; "
                     "choose another name"),
     ("exp = x * 2", "line 1, col 1: 'exp' is a function name; choose another name"),
