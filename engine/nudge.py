@@ -228,7 +228,8 @@ def descend(model: Transformer, batch, lr: float, steps: int) -> list[float]:
     return losses
 
 
-def lr_lab(model: Transformer, batch, lrs=DEFAULT_LAB_RATES, steps: int = 40) -> dict[float, LrCurve]:
+def lr_lab(model: Transformer, batch, lrs=DEFAULT_LAB_RATES,
+           steps: int = 40) -> dict[float, LrCurve]:
     """Gradient descent from the same weights on the same batch, once per learning rate."""
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
         raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from .tape import Tape, Tensor
 from .tasks import BOS, DEFAULT_LENGTH, VOCAB_SIZE, check_length, check_task, held_out, make_batch
 
 OPTIMIZERS = ("adam", "sgd")
-DEFAULT_STEPS = 1200
+DEFAULT_STEPS = 1000
 DEFAULT_BATCH = 32
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.3}
 DEFAULT_EVAL_EVERY = 100
@@ -298,7 +297,8 @@ def save_weights(path: str | os.PathLike, model: Transformer) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     config = json.dumps(dataclasses.asdict(model.config))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{time.time_ns()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, config=config, **model.params)

@@ -50,7 +50,7 @@ def test_every_parameter_keeps_the_gradients_promise_as_eps_shrinks(small_run):
     assert checked >= len(SMALL.parameter_shapes())  # most elements have a real gradient
 
 
-def test_a_generator_bias_nudge_equals_the_closed_form_and_its_errors_scale_as_eps_powers(small_run):
+def test_a_generator_bias_nudge_equals_the_closed_form_and_errors_scale_as_eps_powers(small_run):
     """Shifting generator.bias[j] by ε adds ε to every logit in column j: the loss is
     recomputed here from the recorded logits with no model at all."""
     _, batch, run = small_run

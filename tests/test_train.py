@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine import ModelConfig, Tape, Transformer
-from engine.optim import Adam, apply, sgd_updates
+from engine.optim import apply, sgd_updates
 from engine.tasks import BOS, held_out, make_batch
 from engine.train import (DEFAULT_BATCH, LeanTape, evaluate, learning_rate_at, load_weights,
                           loss_and_grads, save_weights, train, weights_path)
