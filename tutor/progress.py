@@ -1,0 +1,393 @@
+"""The progress store: a small JSON file that is never lost or half-written.
+
+Where: ``$TUTOR_HOME`` if set, else ``platformdirs.user_data_dir("transformer-tutor")``;
+the file is ``progress.json`` (with a ``version``) and ``progress.lock`` beside it.
+
+How it stays whole:
+
+- every save writes a temporary file in the same directory, flushes and fsyncs it,
+  ``os.replace``-s it over the old one (atomic on POSIX and Windows) and fsyncs the
+  directory, so a crash leaves either the old file or the new one;
+- every save holds an exclusive ``flock`` on ``progress.lock`` and re-reads the file
+  under it, then replays this session's changes on what it read: two tutors that
+  finish different lessons both keep their results;
+- a file that cannot be read (damaged, truncated, empty, another version, wrong
+  shape) is moved aside as ``progress.json.corrupt-YYYYmmdd-HHMMSS`` — never
+  deleted — and reported in one line; the tutor starts fresh;
+- when nothing can be written (read-only directory, lock held too long) the
+  changes stay in memory, a one-line warning says so, and the app keeps running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+VERSION = 1
+FILE_NAME = "progress.json"
+LOCK_NAME = "progress.lock"
+LOCK_TIMEOUT = 5.0
+RESULT_RANK = {"skipped": 0, "wrong": 1, "correct_after_hints": 2, "correct": 3}
+
+
+def data_dir() -> Path:
+    """``$TUTOR_HOME``, else the platform's per-user data directory."""
+    home = os.environ.get("TUTOR_HOME")
+    if home:
+        return Path(home).expanduser()
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("transformer-tutor", appauthor=False))
+
+
+def empty() -> dict:
+    return {"version": VERSION, "last_lesson": None, "lessons": {}}
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def step_key(step) -> str:
+    """``backward:decoder.layers.0.ff.relu``: a step's name with its phase."""
+    return f"{step.phase}:{step.name}"
+
+
+class ProgressError(Exception):
+    """A one-line reason progress could not be read or saved."""
+
+
+class _Damaged(ValueError):
+    """Internal: the file's content is not a progress record."""
+
+
+# the shape of the file ----------------------------------------------------------------
+
+def checked(data) -> dict:
+    """``data`` if it is a version-1 progress record, else ``_Damaged`` with the reason."""
+    if not isinstance(data, dict):
+        raise _Damaged("it is not a JSON object")
+    if data.get("version") != VERSION:
+        raise _Damaged(f"it has version {data.get('version')!r}, expected {VERSION}")
+    unknown = set(data) - {"version", "last_lesson", "lessons"}
+    if unknown:
+        raise _Damaged(f"unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(data.get("last_lesson"), (str, type(None))):
+        raise _Damaged("last_lesson is not a lesson id")
+    lessons = data.get("lessons", {})
+    if not isinstance(lessons, dict):
+        raise _Damaged("lessons is not an object")
+    for lesson_id, entry in lessons.items():
+        where = f"lessons[{lesson_id!r}]"
+        if not isinstance(entry, dict):
+            raise _Damaged(f"{where} is not an object")
+        if not isinstance(entry.get("done", False), bool):
+            raise _Damaged(f"{where}.done is not true/false")
+        position = entry.get("position")
+        if position is not None and not (
+                isinstance(position, dict) and _is_int(position.get("index"))
+                and isinstance(position.get("name"), str)):
+            raise _Damaged(f"{where}.position is not {{index, name}}")
+        quizzes = entry.get("quizzes", {})
+        if not isinstance(quizzes, dict):
+            raise _Damaged(f"{where}.quizzes is not an object")
+        for quiz_id, result in quizzes.items():
+            if not (isinstance(result, dict) and result.get("result") in RESULT_RANK
+                    and _is_int(result.get("attempts")) and _is_int(result.get("hints"))
+                    and isinstance(result.get("seconds", 0), (int, float))):
+                raise _Damaged(f"{where}.quizzes[{quiz_id!r}] is not a quiz result")
+    return {"version": VERSION, "last_lesson": data.get("last_lesson"), "lessons": lessons}
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _lesson(data: dict, lesson_id: str) -> dict:
+    entry = data["lessons"].setdefault(lesson_id, {})
+    entry.setdefault("done", False)
+    entry.setdefault("quizzes", {})
+    return entry
+
+
+# the store ---------------------------------------------------------------------------
+
+class ProgressStore:
+    """``ProgressStore(directory=None)`` reads progress at once; each change saves.
+
+    Each change method returns None when saved, or the one-line warning (also
+    appended to ``warnings``) when it could only be kept in memory.
+    """
+
+    def __init__(self, directory: Path | str | None = None, lock_timeout: float = LOCK_TIMEOUT):
+        self.directory = Path(directory) if directory is not None else data_dir()
+        self.path = self.directory / FILE_NAME
+        self.lock_path = self.directory / LOCK_NAME
+        self.lock_timeout = lock_timeout
+        self.warnings: list[str] = []
+        self.data = empty()
+        self._pending: list[Callable[[dict], None]] = []
+        self._may_write = True  # False while a damaged file could not be moved aside
+        self.load()
+
+    # reading ----------------------------------------------------------------------
+    def load(self) -> None:
+        """(Re)read the file; this session's unsaved changes stay on top."""
+        try:
+            with self._lock():
+                data = self._read(move_damaged=True)
+        except ProgressError as error:
+            self._warn(str(error))
+            data = self._read(move_damaged=False)
+        for change in self._pending:
+            change(data)
+        self.data = data
+
+    def _read(self, move_damaged: bool) -> dict:
+        try:
+            raw = self.path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return empty()
+        except OSError as error:
+            return self._damaged(f"it cannot be read ({error.strerror or error})", move_damaged)
+        try:
+            if not raw.strip():
+                raise _Damaged("it is empty")
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise _Damaged("it is not UTF-8 text") from None
+            except json.JSONDecodeError as error:
+                raise _Damaged(f"it is not valid JSON ({error.msg} at line {error.lineno})") \
+                    from None
+            return checked(data)
+        except _Damaged as damage:
+            return self._damaged(str(damage), move_damaged)
+
+    def _damaged(self, reason: str, move: bool) -> dict:
+        if move:
+            target = self._free_name(f"{FILE_NAME}.corrupt-{_stamp()}")
+            try:
+                os.replace(self.path, target)
+            except OSError as error:
+                self._may_write = False
+                self._warn(f"{self.path} is damaged ({reason}) and could not be moved aside "
+                           f"({error.strerror or error}); progress will not be saved this session")
+            else:
+                self._warn(f"{self.path} was damaged ({reason}); moved it to {target.name} "
+                           "and started fresh")
+        else:
+            self._may_write = False
+            self._warn(f"{self.path} looks damaged ({reason}); left it untouched, progress "
+                       "will not be saved this session")
+        return empty()
+
+    def _free_name(self, name: str) -> Path:
+        target = self.directory / name
+        n = 2
+        while target.exists():
+            target = self.directory / f"{name}-{n}"
+            n += 1
+        return target
+
+    def _warn(self, message: str) -> str:
+        if not self.warnings or self.warnings[-1] != message:
+            self.warnings.append(message)
+        return message
+
+    # locking and writing -----------------------------------------------------------
+    @contextmanager
+    def _lock(self):
+        """An exclusive ``flock`` on ``progress.lock`` (waits up to ``lock_timeout``)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise ProgressError(f"cannot use {self.directory} for progress "
+                                f"({error.strerror or error}); progress is kept in memory "
+                                "for this session") from None
+        try:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - not POSIX: atomic writes only
+                fcntl = None
+            deadline = time.monotonic() + self.lock_timeout
+            while fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ProgressError(
+                            f"another tutor has held {self.lock_path} for "
+                            f"{self.lock_timeout:g} s; progress is kept in memory for now "
+                            "and saved with your next change") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _write(self, data: dict) -> None:
+        """Temp file in the same directory → flush → fsync → os.replace → fsync dir."""
+        for stale in self.directory.glob(".progress-*.tmp"):  # from a killed save; we hold the lock
+            with suppress(OSError):
+                stale.unlink()
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        fd, temp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temp)
+            raise
+        _fsync_directory(self.directory)
+
+    def save(self) -> str | None:
+        """Write this session's unsaved changes (merged with what is on disk now)."""
+        if not self._pending:
+            return None
+        if not self._may_write:
+            return self._warn(f"progress is kept in memory only: {self.path} is damaged "
+                              "and was left untouched")
+        try:
+            with self._lock():
+                fresh = self._read(move_damaged=True)
+                for change in self._pending:
+                    change(fresh)
+                self._write(fresh)
+        except ProgressError as error:
+            return self._warn(str(error))
+        except OSError as error:
+            return self._warn(f"could not save progress to {self.path} "
+                              f"({error.strerror or error}); it is kept in memory for this "
+                              "session")
+        self._pending.clear()
+        self.data = fresh
+        return None
+
+    def _change(self, change: Callable[[dict], None]) -> str | None:
+        change(self.data)
+        self._pending.append(change)
+        return self.save()
+
+    # changes ------------------------------------------------------------------------
+    def open_lesson(self, lesson_id: str) -> str | None:
+        """Remember ``lesson_id`` as the one to resume."""
+        def change(data):
+            _lesson(data, lesson_id)
+            data["last_lesson"] = lesson_id
+        return self._change(change)
+
+    def set_position(self, lesson_id: str, index: int, name: str) -> str | None:
+        """Where the learner stands in a lesson: step index and ``step_key`` name."""
+        position = {"index": int(index), "name": str(name)}
+
+        def change(data):
+            _lesson(data, lesson_id)["position"] = dict(position)
+            data["last_lesson"] = lesson_id
+        return self._change(change)
+
+    def record_quiz(self, lesson_id: str, quiz_id: str, result) -> str | None:
+        """Store a quiz's latest result (a ``QuizResult`` or its dict); keep the best."""
+        entry = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        if entry.get("result") not in RESULT_RANK:
+            raise ValueError(f"unknown quiz result {entry.get('result')!r}")
+        record = {"result": entry["result"], "attempts": int(entry.get("attempts", 0)),
+                  "hints": int(entry.get("hints", 0)),
+                  "seconds": float(entry.get("seconds", 0.0)), "at": _now()}
+
+        def change(data):
+            quizzes = _lesson(data, lesson_id)["quizzes"]
+            old = quizzes.get(quiz_id, {})
+            best = max(record["result"], old.get("best", old.get("result", "skipped")),
+                       key=lambda r: RESULT_RANK.get(r, -1))
+            quizzes[quiz_id] = dict(record, best=best)
+        return self._change(change)
+
+    def mark_done(self, lesson_id: str) -> str | None:
+        stamp = _now()
+
+        def change(data):
+            entry = _lesson(data, lesson_id)
+            if not entry["done"]:
+                entry["done"] = True
+                entry["done_at"] = stamp
+        return self._change(change)
+
+    def reset(self) -> Path | None:
+        """Forget everything; the old file is copied to ``progress.json.bak-…`` first.
+
+        Returns the backup's path (None when there was no file). Raises
+        ``ProgressError`` when it cannot be done (nothing is lost then).
+        """
+        try:
+            with self._lock():
+                backup = None
+                if self.path.exists():
+                    backup = self._free_name(f"{FILE_NAME}.bak-{_stamp()}")
+                    shutil.copy2(self.path, backup)
+                self._write(empty())
+        except OSError as error:
+            raise ProgressError(f"could not reset {self.path} ({error.strerror or error}); "
+                                "nothing was changed") from None
+        self._pending.clear()
+        self._may_write = True
+        self.data = empty()
+        return backup
+
+    # questions -----------------------------------------------------------------------
+    @property
+    def last_lesson(self) -> str | None:
+        return self.data.get("last_lesson")
+
+    def lesson(self, lesson_id: str) -> dict:
+        """The saved entry for a lesson (empty dict if none)."""
+        return self.data["lessons"].get(lesson_id, {})
+
+    def is_done(self, lesson_id: str) -> bool:
+        return bool(self.lesson(lesson_id).get("done"))
+
+    def quiz_results(self, lesson_id: str) -> dict[str, dict]:
+        return dict(self.lesson(lesson_id).get("quizzes", {}))
+
+    def restore_position(self, lesson_id: str, steps) -> int | None:
+        """The saved step of a lesson in ``steps`` (a timeline's steps): by index when
+        that step still has the saved name, else by name; None if it is gone."""
+        position = self.lesson(lesson_id).get("position")
+        if not position:
+            return None
+        index, name = position["index"], position["name"]
+        if 0 <= index < len(steps) and step_key(steps[index]) == name:
+            return index
+        for step in steps:
+            if step_key(step) == name:
+                return step.index
+        return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories can't be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
