@@ -63,9 +63,22 @@ class HelpScreen(ModalScreen):
             table.add_row(" / ".join(_key_name(k) for k in keys), _describe(binding))
         table.add_row("tab / shift+tab", "move between the tensor panels (then arrows move the cell)")
         table.add_row("ctrl+p", "command palette: go to a step by name, and more")
+        self.keys_table = table
         with VerticalScroll():
             yield Static(table)
             yield Static(Text.from_markup(READING))
+
+    @property
+    def text(self) -> str:
+        """The help as plain text (for tests)."""
+        from io import StringIO
+
+        from rich.console import Console
+
+        console = Console(width=100, file=StringIO(), record=True)
+        console.print(self.keys_table)
+        console.print(Text.from_markup(READING))
+        return console.export_text()
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
@@ -21,6 +22,7 @@ from ..widgets.timeline_tree import TimelineTree
 MAX_PANELS = 6
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
+TREE_DELAY = 0.05  # seconds
 
 
 class StepCommands(Provider):
@@ -81,6 +83,8 @@ class StepperScreen(Screen):
         self.session = session
         self.selected: tuple[str, tuple] = ("out", ())
         self.view: StepView | None = None
+        self._panel_layout: tuple | None = None
+        self._tree_timer = None
 
     # layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -136,26 +140,38 @@ class StepperScreen(Screen):
         self.selected = (slot_key, index)
         count = min(len(view.slots), MAX_PANELS)
         columns = 1 if count <= 2 and not self.has_class("compact") else 2
-        panels = self.query_one("#panels")
-        panels.styles.grid_size_columns = columns
-        panels.styles.grid_rows = _grid_rows(view.slots[:count], columns)
+        layout = (columns, _grid_rows(view.slots[:count], columns))
+        if layout != self._panel_layout:  # restyling costs a layout pass: only on change
+            self._panel_layout = layout
+            panels = self.query_one("#panels")
+            panels.styles.grid_size_columns, panels.styles.grid_rows = layout
         for i, view_widget in enumerate(self.query(TensorView).results(TensorView)):
             if i < count:
                 slot = view.slots[i]
-                view_widget.display = True
+                if not view_widget.display:
+                    view_widget.display = True
                 view_widget.show(slot, index)
                 view_widget.set_class(slot.key == slot_key, "selected")
-                view_widget.styles.column_span = 2 if (columns == 2 and count % 2
-                                                       and i == count - 1) else 1
-            else:
+                span = 2 if (columns == 2 and count % 2 and i == count - 1) else 1
+                if view_widget.styles.column_span != span:
+                    view_widget.styles.column_span = span
+            elif view_widget.display:
                 view_widget.display = False
                 view_widget.show(None)
         self._refresh_card()
         self.query_one(StatusBar).show(view, self.session.title, self.status_extra())
-        self.query_one(TimelineTree).show(timeline.unit_path())
         self.query_one(ArchMap).show(timeline)
-        self.query_one("#torch", Static).update(f"[dim]torch[/]  {_escape(view.torch_line)}")
+        # the tree follows a moment later, so a held-down key is not slowed by it
+        if self._tree_timer is not None:
+            self._tree_timer.stop()
+        self._tree_timer = self.set_timer(TREE_DELAY, self._show_in_tree)
+        self.query_one("#torch", Static).update(
+            Content.assemble(("torch  ", "dim"), view.torch_line), layout=False)
         self.after_step()
+
+    def _show_in_tree(self) -> None:
+        self._tree_timer = None
+        self.query_one(TimelineTree).show(self.session.timeline.unit_path())
 
     def _default_slot(self, view: StepView) -> str:
         for role in ("downstream", "output", "param"):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from engine.timeline import ScopeNode, Timeline
+
+from .parts import Parts, update_static
 
 LABELS = {
     "src_embed": "source: embed ×√d + pos",
@@ -55,13 +56,13 @@ class ArchMap(Static):
         step = timeline.step
         where = tuple(UPDATE_ALIASES.get(p, p) for p in step.path[1:])
         phase = step.phase
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = Parts()
         if phase == "forward":
-            text.append("data flows ↓ (forward)\n", style="cyan")
+            text.add("data flows ↓ (forward)\n", "cyan")
         elif phase == "backward":
-            text.append("gradients flow ↑ (backward)\n", style="magenta")
+            text.add("gradients flow ↑ (backward)\n", "magenta")
         else:
-            text.append("weights step against ∂L/∂w\n", style="green")
+            text.add("weights step against ∂L/∂w\n", "green")
         arrow = "↓" if phase == "forward" else "↑"
         rows: list[tuple[int, tuple]] = []
         for block in self._blocks:
@@ -71,13 +72,15 @@ class ArchMap(Static):
         for i, row in enumerate(rows):
             indent, path = row
             marked = row is here
-            text.append(("▶ " if marked else "  ") + "  " * indent, style="yellow")
-            style = "bold reverse" if marked else ("bold" if indent == 0 else "")
-            text.append(label_for(path), style=style)
+            text.add(("▶ " if marked else "  ") + "  " * indent, "yellow")
+            style = "bold black on yellow" if marked else ("bold" if indent == 0 else "")
+            text.add(label_for(path), style)
             if indent == 0 and i + 1 < len(rows) and rows[i + 1][0] == 0:
-                text.append(f"\n  {arrow}", style="dim")
-            text.append("\n")
-        self.update(text)
+                text.add(f"\n  {arrow}", "dim")
+            text.add("\n")
+        if text.plain != getattr(self, "plain", None):
+            self.plain = text.plain
+            update_static(self, text.content())
 
     def _rows(self, node: ScopeNode, indent: int, where: tuple, rows: list) -> None:
         """Containers (encoder, decoder) always list their parts; a layer or a block of

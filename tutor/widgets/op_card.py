@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from engine.ops.base import Worked
 
 from ..stepview import StepView, shape_text
+from .parts import Parts, update_static
 
 PHASE_STYLE = {"forward": "bold cyan", "backward": "bold magenta", "update": "bold green"}
 
@@ -18,33 +18,33 @@ class OpCard(Static):
     def show(self, view: StepView, worked: Worked | None, sentence: str | None = None,
              compact: bool = False) -> None:
         """``compact`` (80×24) drops the title line (the status bar has it) and the sentence."""
-        text = Text(no_wrap=False)
+        text = Parts()
         if not compact:
-            text.append(f"{view.op_name}", style=PHASE_STYLE[view.phase])
-            text.append(f"  {view.name}\n", style="bold")
-        text.append("formula  ", style="dim")
-        text.append(view.formula + "\n")
-        text.append("local ∂  ", style="dim")
-        text.append(view.derivative + "\n")
-        text.append("shapes   ", style="dim")
-        text.append("   ".join(f"{label.split(' = ')[0]} {shape_text(shape)}"
+            text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
+            text.add(f"  {view.name}\n", "bold")
+        text.add("formula  ", "dim")
+        text.add(view.formula + "\n")
+        text.add("local ∂  ", "dim")
+        text.add(view.derivative + "\n")
+        text.add("shapes   ", "dim")
+        text.add("   ".join(f"{label.split(' = ')[0]} {shape_text(shape)}"
                                for label, shape in view.shapes) + "\n")
         if worked is not None:
-            text.append("worked   ", style="dim")
-            text.append(f"{worked.target} = ", style="bold")
-            text.append(f"{worked.symbolic} = ", style="italic")
-            text.append(f"{worked.numeric} = ")
-            text.append(_value(worked.value), style="bold yellow")
-            text.append("\n")
+            text.add("worked   ", "dim")
+            text.add(f"{worked.target} = ", "bold")
+            text.add(f"{worked.symbolic} = ", "italic")
+            text.add(f"{worked.numeric} = ")
+            text.add(_value(worked.value), "bold yellow")
+            text.add("\n")
         for line in view.accumulations:
-            text.append("adds up  ", style="dim")
-            text.append(line + "\n", style="yellow")
+            text.add("adds up  ", "dim")
+            text.add(line + "\n", "yellow")
         if not compact:
-            text.append(sentence if sentence is not None else view.sentence, style="dim italic")
+            text.add(sentence if sentence is not None else view.sentence, "dim italic")
         elif sentence:
-            text.append(sentence, style="italic")
-        text.rstrip()
-        self.update(text)
+            text.add(sentence, "italic")
+        self.plain = text.plain.rstrip()
+        update_static(self, text.content())
 
 
 def _value(x: float) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from ..stepview import StepView
+from .parts import Parts
 
 PHASE_STYLE = {"forward": "bold black on cyan", "backward": "bold black on magenta",
                "update": "bold black on green"}
@@ -13,13 +13,14 @@ PHASE_STYLE = {"forward": "bold black on cyan", "backward": "bold black on magen
 
 class StatusBar(Static):
     def show(self, view: StepView, title: str, extra: str = "") -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {view.phase.upper()} ", style=PHASE_STYLE[view.phase])
-        text.append(f" step {view.position + 1}/{view.total} ", style="bold")
-        text.append(f" {view.name} ", style="bold")
-        text.append(f"· {view.op_name} ", style="dim")
-        text.append(f"· {view.depth_label} ", style="dim")
+        text = Parts()
+        text.add(f" {view.phase.upper()} ", PHASE_STYLE[view.phase])
+        text.add(f" step {view.position + 1}/{view.total} ", "bold")
+        text.add(f" {view.name} ", "bold")
+        text.add(f"· {view.op_name} ", "dim")
+        text.add(f"· {view.depth_label} ", "dim")
         if extra:
-            text.append(f"· {extra} ", style="yellow")
-        text.append(f"  {title}", style="dim")
-        self.update(text)
+            text.add(f"· {extra} ", "yellow")
+        text.add(f"  {title}", "dim")
+        self.plain = text.plain
+        self.update(text.content(), layout=False)

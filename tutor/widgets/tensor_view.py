@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from ..cells import CELL_WIDTH, LEVELS, cell_text, finite_scale, leading_indices, level, visible
@@ -29,6 +30,8 @@ for _k in range(1, LEVELS + 1):
     STYLES[-_k] = Style(color="white", bgcolor="rgb(%d,%d,%d)" % _mix(BASE, NEGATIVE, _t))
 ZERO = Style(color="rgb(130,130,130)")
 CURSOR = Style(reverse=True, bold=True)
+UNDERLINE = Style(underline=True, bold=True)
+DIM = Style(dim=True, italic=True)
 AXIS = Style(color="rgb(120,120,140)")
 SPECIAL = Style(color="yellow", bold=True)
 
@@ -149,63 +152,106 @@ class TensorView(Widget, can_focus=True):
                 self.focus()
                 return
 
-    # drawing ----------------------------------------------------------------
-    def render(self) -> Text:
+    # drawing (the line API: one Strip per row, built once per change) -------------
+    def refresh(self, *args, **kwargs):
+        self._lines = None
+        return super().refresh(*args, **kwargs)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        size = self.size
+        if getattr(self, "_lines", None) is None or self._lines_size != size:
+            self._lines = self._build_lines(size.width, size.height)
+            self._lines_size = size
+        if y < len(self._lines):
+            return self._lines[y]
+        return Strip.blank(size.width, self.rich_style)
+
+    def _build_lines(self, width: int, height: int) -> list[Strip]:
+        base = self.rich_style
+        lines: list[list[Segment]] = []
         if self.slot is None:
-            return Text("")
+            return []
         if self._array is None:
-            return Text("not yet: this value has not been computed at this step", style="dim italic")
+            return [self._strip([Segment("not yet: not computed at this step", base + DIM)],
+                                width)]
         a = self._array
-        width = max(self.content_size.width, 10)
-        height = max(self.content_size.height, 3)
-        text = Text(no_wrap=True, overflow="crop")
         if a.ndim > 2:
-            text.append("slice [" + ", ".join(str(i) for i in self.cursor[:-2]) + ", :, :]",
-                        style=AXIS)
-            text.append("  ([ ] next)", style="dim")
-            text.append("\n")
+            lead = ", ".join(str(i) for i in self.cursor[:-2])
+            lines.append([Segment(f"slice [{lead}, :, :]", base + AXIS),
+                          Segment("  [ ] next slice", base + DIM)])
+        self._top = len(lines) + 1
         if a.ndim == 0:
             self._rows, self._cols, self._col_x = [], [], []
-            text.append(" ")
-            text.append(cell_text(float(a)), style=self._style(float(a)))
-            return text
+            value = float(a)
+            lines.append([Segment(" " + cell_text(value), base + self._style(value))])
+            return [self._strip(line, width) for line in lines]
         grid = a.reshape(1, -1) if a.ndim == 1 else a[tuple(self.cursor[:-2])]
         n_rows, n_cols = grid.shape
         row_cursor = 0 if a.ndim == 1 else self.cursor[-2]
         col_cursor = self.cursor[-1]
-        label_width = 0 if a.ndim == 1 else len(str(n_rows - 1)) + 1
-        self._cols = visible(n_cols, (width - label_width) // CELL_WIDTH, col_cursor)
-        self._top = 2 if a.ndim > 2 else 1
-        self._rows = [0] if a.ndim == 1 else visible(n_rows, height - self._top, row_cursor)
-        # column header
-        text.append(" " * label_width)
+        label_width = 0 if a.ndim == 1 else len(str(n_rows - 1))
+        self._cols = visible(n_cols, max(width - label_width, 0) // CELL_WIDTH, col_cursor)
+        self._rows = [0] if a.ndim == 1 else visible(n_rows, max(height - self._top, 1), row_cursor)
+        header = [Segment(" " * label_width)]
         self._col_x = []
         x = label_width
         for col in self._cols:
             label = "…" if col is None else str(col)
-            text.append(label.rjust(CELL_WIDTH - 1) + " ", style=AXIS)
+            header.append(Segment(label.rjust(CELL_WIDTH), base + AXIS))
             self._col_x.append((x, x + CELL_WIDTH, col))
             x += CELL_WIDTH
+        lines.append(header)
+        cursor_style = CURSOR if self.has_focus else UNDERLINE
+        styles = {k: base + v for k, v in STYLES.items()}  # one Style object per level
+        zero, special, axis = base + ZERO, base + SPECIAL, base + AXIS
+        integer = a.dtype.kind in "iub"
+        ellipsis_cell = Segment("…".rjust(CELL_WIDTH), axis)
+        scale = self._scale
         for row in self._rows:
-            text.append("\n")
             if row is None:
-                text.append(" " * label_width + "⋮", style=AXIS)
+                lines.append([Segment(" " * label_width + "⋮", axis)])
                 continue
+            line = []
             if label_width:
-                text.append(str(row).rjust(label_width - 1) + " ", style=AXIS)
+                line.append(Segment(str(row).rjust(label_width - 1), axis))
+            values = grid[row]
             for col in self._cols:
                 if col is None:
-                    text.append("…".rjust(CELL_WIDTH - 1) + " ", style=AXIS)
+                    line.append(ellipsis_cell)
                     continue
-                value = grid[row, col]
-                style = self._style(value)
-                if row == row_cursor and col == col_cursor and self.has_focus:
-                    style = style + CURSOR
-                elif row == row_cursor and col == col_cursor:
-                    style = style + Style(underline=True, bold=True)
-                text.append(self._cell(value).rjust(CELL_WIDTH - 1), style=style)
-                text.append(" ")
-        return text
+                value = values[col]
+                if integer:
+                    text, style = str(int(value)), styles[0]
+                else:
+                    value = float(value)
+                    text = cell_text(value)
+                    if value == 0.0:
+                        style = zero
+                    elif value != value or value in (float("inf"), float("-inf")):
+                        style = special
+                    else:
+                        style = styles[level(value, scale)]
+                if row == row_cursor and col == col_cursor:
+                    style = style + cursor_style
+                line.append(Segment(text.rjust(CELL_WIDTH), style))
+            lines.append(line)
+        return [self._strip(line, width) for line in lines]
+
+    def _strip(self, segments: list[Segment], width: int) -> Strip:
+        return Strip(segments).adjust_cell_length(width, self.rich_style)
+
+    def text_lines(self) -> list[str]:
+        """The panel's rows as plain text (for tests and notes)."""
+        size = self.size
+        width = size.width if size.width else 80
+        height = size.height if size.height else 24
+        return [strip.text for strip in self._build_lines(width, height)]
 
     def _cell(self, value) -> str:
         if self._array.dtype.kind in "iub":
