@@ -80,6 +80,19 @@ def _open_store(console: Console) -> ProgressStore | None:
     return store
 
 
+def _what_next(lessons, store: ProgressStore | None) -> str:
+    """Resume the lesson last worked on, else the first one not done yet."""
+    last = store.last_lesson if store else None
+    if last and not store.is_done(last) and any(item.id == last for item in lessons):
+        return f"Resume with: tutor {last}"
+    todo = [item for item in lessons if not (store and store.is_done(item.id))]
+    if not todo:
+        return "All lessons done."
+    if store is None or not store.data["lessons"]:
+        return f"Start with: tutor {todo[0].number}"
+    return f"Next: tutor {todo[0].id}"
+
+
 def list_command() -> int:
     console = _console()
     lessons, problems = load_lessons()
@@ -97,11 +110,7 @@ def list_command() -> int:
             table.add_row(f"{lesson.number:02d}", title, str(len(lesson.quizzes)),
                           _progress_text(lesson, store))
         console.print(table)
-        last = store.last_lesson if store else None
-        if last:
-            console.print(f"Resume with: tutor {last}", markup=False)
-        else:
-            console.print(f"Start with: tutor {lessons[0].number}", markup=False)
+        console.print(_what_next(lessons, store), markup=False)
     for problem in problems:
         _err_console().print(f"skipped: {problem}", markup=False, soft_wrap=True)
     return 0
@@ -133,8 +142,8 @@ def run_progress(args) -> int:
         name = f"{lesson_id}" + (f" — {lesson.title}" if lesson else "")
         table.add_row(escape(name), status, f"{right}/{total} right" if total else "—")
     console.print(table)
-    if store.last_lesson:
-        console.print(f"Resume with: tutor {store.last_lesson}", markup=False)
+    if lessons:
+        console.print(_what_next(lessons, store), markup=False)
     return 0
 
 

@@ -316,6 +316,7 @@ class ProgressStore:
             best = max(record["result"], old.get("best", old.get("result", "skipped")),
                        key=lambda r: RESULT_RANK.get(r, -1))
             quizzes[quiz_id] = dict(record, best=best)
+            data["last_lesson"] = lesson_id
         return self._change(change)
 
     def mark_done(self, lesson_id: str) -> str | None:
