@@ -1,0 +1,46 @@
+"""Screens as pictures: a change to what the learner sees shows up as a failing snapshot.
+
+Update deliberately with `pytest tests/test_snapshots.py --snapshot-update` and look at
+the SVGs in tests/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+from argparse import Namespace
+
+import pytest
+
+from tutor.app import TutorApp
+from tutor.screens.stepper import StepperScreen
+from tutor.session import explore_session
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def app():
+    session = explore_session(Namespace(src=None, tgt=None, seed=0, config=None, weights=None,
+                                        lr=0.1))
+    return TutorApp(lambda: StepperScreen(session))
+
+
+async def settle(pilot):
+    await pilot.pause(0.2)  # the tree follows the cursor after a short delay
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_forward_step(snap_compare, size):
+    assert snap_compare(app(), press=["n"] * 12, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_backward_step(snap_compare, size):
+    assert snap_compare(app(), press=["B", "n", "n", "n"], terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_help(snap_compare, size):
+    assert snap_compare(app(), press=["question_mark"], terminal_size=size, run_before=settle)
+
+
+def test_too_small(snap_compare):
+    assert snap_compare(app(), terminal_size=(60, 16), run_before=settle)
