@@ -198,3 +198,8 @@ def test_every_printed_number_reads_back(value):
         result = grade("number", text.replace("-", "−"), value, rel_tolerance=1e-3,
                        tolerance=1e-9)
         assert result.readable and result.correct, text
+
+
+def test_expected_positions_may_be_plain_indices_for_one_axis():
+    assert grade("elements", "1, 3", {1, 3}).correct
+    assert grade("elements", "(0, 1)", [[0, 1]]).correct

@@ -72,8 +72,10 @@ def grade(kind: str, text: str, expected, **options) -> Grade:
         if kind == "choice":
             index = parse_choice(text, options.get("choices") or ())
             return Grade(index == int(expected), index, "")
+        expected = frozenset(tuple(p) if isinstance(p, (tuple, list)) else (int(p),)
+                             for p in expected)
         positions = parse_elements(text, expected)
-        return Grade(positions == frozenset(expected), positions, "")
+        return Grade(positions == expected, positions, "")
     except Unreadable as error:
         return Grade(False, None, str(error))
 
