@@ -272,3 +272,12 @@ def test_the_fixture_scenarios_are_what_the_tests_assume():
     spec = load_lessons(GOOD)[0][1].scenario
     names = [(s.phase, s.name) for s in build_scenario(spec).timeline().steps]
     assert names[:3] == [("forward", "layer1"), ("forward", "relu"), ("forward", "layer2")]
+
+
+def test_section_text_is_checked_at_every_step_it_is_shown(tmp_path):
+    write(tmp_path, "01-a.toml", MINIMAL.format(id="01-a", scenario='kind = "mlp"').replace(
+        'text = "Hello."', 'text = "The first output is {output[0, 0]}."'))
+    problems = [str(p) for p in validate(tmp_path)]
+    # fine at layer1 … squared (2-D outputs), wrong at the loss, a single number
+    assert problems == [f"{tmp_path.name}/01-a.toml: section[0].text: at step forward:loss: "
+                        "{output[0, 0]}: a single number cannot be indexed"]

@@ -4,7 +4,8 @@ A lesson is data (lessons/README.md is the contract): a scenario the engine
 builds, prose sections and quizzes tied to steps by selectors like
 ``backward:relu``. ``load_lessons`` reads and checks the files' structure (fast,
 no engine run); ``validate`` also builds each scenario and evaluates every
-expression at its step, so a lesson that passes cannot fail in front of a learner.
+expression where it will be shown — a quiz's at its step, a section's at every
+step it covers — so a lesson that passes cannot fail in front of a learner.
 Every problem is reported, each naming its file and field::
 
     lessons/03-chain-rule.toml: quiz[2].answer: unknown name 'gard' (did you mean 'grad'?)
@@ -293,8 +294,11 @@ def check_against_run(lesson: Lesson, display: str, weights_resolver=None,
             problems.append(Problem(display, f"{where}.at", "every step it matches is taken by "
                                     "a later section, so it is never shown"))
             continue
-        _render_check(problems, display, f"{where}.text", section.text,
-                      StepContext(timeline, first))
+        shown = [p for p, index in enumerate(placements.section_of) if index == i]
+        for position in shown:  # the text is re-rendered at every step it is shown on
+            if not _render_check(problems, display, f"{where}.text", section.text,
+                                 StepContext(timeline, position)):
+                break
     if lesson.sections and placements.section_of[0] is None:
         first = timeline.steps[0]
         problems.append(Problem(display, "section", f"no section covers the first step "
@@ -325,11 +329,14 @@ def check_against_run(lesson: Lesson, display: str, weights_resolver=None,
     return problems
 
 
-def _render_check(problems, display, where, template, ctx, answer=None) -> None:
+def _render_check(problems, display, where, template, ctx, answer=None) -> bool:
+    """Render once; on failure add the problem and return False."""
     try:
         render(template, ctx, answer=answer)
     except ExpressionError as error:
         problems.append(Problem(display, where, f"at step {ctx.where}: {error.message}"))
+        return False
+    return True
 
 
 def _no_match(selector: Selector, timeline) -> str:
