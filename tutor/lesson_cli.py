@@ -41,7 +41,8 @@ def check_command(directory: Path | None) -> int:
                       "NN-slug.toml files)", markup=False)
         console.print("0 lessons, 0 quizzes, 1 problem", markup=False)
         return 1
-    report = check_lessons(directory)
+    from .lesson_session import weights_resolver  # trained weights, when `tutor train` made them
+    report = check_lessons(directory, weights_resolver)
     for problem in report.problems:
         console.print(str(problem), markup=False, soft_wrap=True)
     for note in report.notes:
