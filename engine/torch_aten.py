@@ -21,9 +21,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bmm": ("Y[b] = A[b] @ B[b]   (one matrix product per batch entry)",
             "∂L/∂A[b] = G[b] @ B[b]ᵀ,  ∂L/∂B[b] = A[b]ᵀ @ G[b]"),
     "baddbmm": ("Y[b] = beta·self + alpha·A[b] @ B[b]",
-                "∂L/∂A[b] = alpha·G[b] @ B[b]ᵀ,  ∂L/∂B[b] = alpha·A[b]ᵀ @ G[b],  ∂L/∂self = beta·G"),
+                "∂L/∂A[b] = alpha·G[b] @ B[b]ᵀ,  ∂L/∂B[b] = alpha·A[b]ᵀ @ G[b],  "
+                "∂L/∂self = beta·G"),
     "t": ("Y = Xᵀ   (the two axes of a matrix swapped)", "∂L/∂X = Gᵀ"),
-    "transpose": ("Y = X with axes dim0 and dim1 swapped", "∂L/∂X = G with the same axes swapped back"),
+    "transpose": ("Y = X with axes dim0 and dim1 swapped",
+                  "∂L/∂X = G with the same axes swapped back"),
     "permute": ("Y = X with its axes reordered by dims", "∂L/∂X = G with the axes put back"),
     "view": ("Y = X read in row-major order into a new shape (no copy)",
              "∂L/∂X = G read back into X's shape"),
@@ -53,7 +55,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sqrt": ("y = √x", "∂y/∂x = 1/(2√x)"),
     "rsqrt": ("y = 1/√x", "∂y/∂x = −½·x^(−3/2)"),
     "neg": ("y = −x", "∂y/∂x = −1"),
-    "add": ("y = self + alpha·other", "∂y/∂self = 1,  ∂y/∂other = alpha   (broadcast copies add up)"),
+    "add": ("y = self + alpha·other",
+            "∂y/∂self = 1,  ∂y/∂other = alpha   (broadcast copies add up)"),
     "sub": ("y = self − alpha·other", "∂y/∂self = 1,  ∂y/∂other = −alpha"),
     "rsub": ("y = other − alpha·self", "∂y/∂self = −alpha,  ∂y/∂other = 1"),
     "mul": ("y = self · other", "∂y/∂self = other,  ∂y/∂other = self"),
@@ -81,7 +84,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "_scaled_dot_product_flash_attention_for_cpu": (
         "Y = softmax(Q Kᵀ/√d [+ mask]) V   (fused attention)",
         "PyTorch's fused attention backward: ∂L/∂V = Pᵀ G, ∂L/∂P = G Vᵀ, then softmax and Q Kᵀ"),
-    "_safe_softmax": ("p[i] = exp(x[i]) / Σⱼ exp(x[j])   (along dim; a row that is all −∞ gives 0s)",
+    "_safe_softmax": ("p[i] = exp(x[i]) / Σⱼ exp(x[j])   (along dim; an all −∞ row gives 0s)",
                       "∂L/∂x[i] = p[i]·(g[i] − Σⱼ g[j]·p[j])"),
     "amax": ("y = max x   (over dim)", "∂y/∂x = 1 at the maximum (shared among ties), else 0"),
     "triu": ("Y = X with everything below diagonal k set to 0", "∂L/∂X = triu(G)"),
@@ -96,6 +99,7 @@ class AtenOp(Op):
     layout: tuple = ()
     output_index = 0
     recorded = True
+    replayable = True  # False for a stand-in: an autograd node with no forward op
 
     @staticmethod
     def forward(*xs, **attrs):
@@ -109,6 +113,9 @@ class AtenOp(Op):
     @classmethod
     def torch_forward(cls, torch, *xs, **attrs):
         """Call the aten op again on ``xs`` with the recorded attrs."""
+        if not cls.replayable:
+            raise NotImplementedError(f"{cls.name} ran only in the backward pass: "
+                                      "there is no forward op to replay")
         args, kwargs = [], {}
         tensors = iter(xs)
         for name, kind, by_keyword, detail in cls.layout:
@@ -124,6 +131,19 @@ class AtenOp(Op):
                 args.append(value)
         out = cls.aten(*args, **kwargs)
         return out[cls.output_index] if isinstance(out, (tuple, list)) else out
+
+
+class ViewWrite(AtenOp):
+    """Not an aten op: the moment an in-place op on a view changed the view's base."""
+
+    name = "view_write"
+    formula = "base = base with the view's elements overwritten (an in-place op on a view of it)"
+    derivative = ("∂L/∂base (before) = G outside the view; inside it G flows back through the "
+                  "in-place op (PyTorch's CopySlices)")
+    torch = "{base}  # changed by an in-place op on {view}"
+    inputs = ("base", "view")
+    differentiable = (True, True)
+    replayable = False
 
 
 _CACHE: dict[tuple, type[AtenOp]] = {}

@@ -115,9 +115,10 @@ class _BackwardWriter:
             out.append((j, target, g))
         return sorted(out, key=lambda c: c[0])
 
-    def stand_in(self, fn) -> Node:
-        """A node for an autograd node that no recorded forward op carries. Its index is
-        past the forward nodes, so the timeline finds no forward twin for it."""
+    def stand_in(self, fn, output: Tensor | None = None) -> Node:
+        """A node for an autograd node that no recorded forward op explains (a custom
+        ``autograd.Function``'s backward). Its index is past the forward nodes, so the
+        timeline finds no forward twin for it."""
         name = autograd_name(fn)
         inputs = []
         for next_fn, output_nr in fn.next_functions:
@@ -129,17 +130,29 @@ class _BackwardWriter:
         op = type(f"Unpaired_{name}", (base,), {
             "name": f"autograd.{name}",
             "formula": f"no recorded forward op: {name} ran only in the backward pass",
-            "derivative": f"PyTorch's {name}", "torch": f"# {name} (autograd only)"})
+            "derivative": f"PyTorch's {name}", "torch": f"# {name} (autograd only)",
+            "replayable": False})
         node = Node(len(self.record.nodes) + self.stand_ins, op,
                     self.record._unique(("unpaired", name)), inputs, {})
         self.stand_ins += 1
-        shape = tuple(fn._input_metadata[0].shape) if fn._input_metadata else ()
-        node.output = Tensor(self.record, shape_marker(shape), f"{node.name} (not recorded)",
-                             "const")
-        self.record.notes.append(f"{name} has no recorded forward op (a custom autograd."
-                                 f"Function, or an in-place change through a view): shown as "
-                                 f"{node.name}, without a forward twin")
+        if output is None:
+            shape = tuple(fn._input_metadata[0].shape) if fn._input_metadata else ()
+            output = Tensor(self.record, shape_marker(shape), f"{node.name} (not recorded)",
+                            "const")
+        node.output = output
+        self.record.notes.append(f"{name} matches no recorded forward op (a custom autograd."
+                                 f"Function?): shown as {node.name}, without a forward twin")
         return node
+
+    def explains(self, fn, node, grad_inputs) -> bool:
+        """Does every gradient ``fn`` sends go to an input of ``node``? Not when ``fn`` is
+        a custom Function's backward and ``node`` the last op inside its forward."""
+        for i, (next_fn, output_nr) in enumerate(fn.next_functions):
+            if next_fn is None or i >= len(grad_inputs) or grad_inputs[i] is None:
+                continue
+            if not any(x is self.target_of(next_fn, output_nr) for x in node.inputs):
+                return False
+        return True
 
     def per_output(self, fn, grad_outputs, grad_inputs, nr):
         """What ``fn`` sends back for output ``nr``'s gradient alone, the others zero (a
@@ -161,7 +174,10 @@ class _BackwardWriter:
             nr = next((nr for nr, g in enumerate(grad_outputs) if g is not None), 0)
             return [(nr, self.stand_in(fn), grad_inputs)]
         if len(paired) == 1:
-            return [(paired[0][0], paired[0][1], grad_inputs)]
+            nr, node = paired[0]
+            if not self.explains(fn, node, grad_inputs):
+                return [(nr, self.stand_in(fn, node.output), grad_inputs)]
+            return [(nr, node, grad_inputs)]
         return [(nr, node, self.per_output(fn, grad_outputs, grad_inputs, nr))
                 for nr, node in paired]
 

@@ -26,9 +26,13 @@ What cannot be paired, and how it shows:
   one backward step per output; each output's contribution is computed by calling
   the autograd node with that output's gradient alone (the backward is linear in
   it), so the contributions add up to PyTorch's total up to rounding.
-- An autograd node with no recorded forward op (a custom ``autograd.Function``'s
-  backward; an in-place change made through a view) becomes a step on a stand-in node
-  under ``unpaired.<NodeName>`` that has no forward twin; ``record.notes`` lists them.
+- An in-place op on a view changes the view's base too: a ``view_write`` node records
+  the base's new value, and autograd's ``CopySlices`` is its backward step (the
+  in-place op itself then has no backward step of its own: CopySlices holds it).
+- A custom ``autograd.Function``: the ops inside its forward are recorded (without
+  gradients); its backward becomes a step on a stand-in node ``unpaired.<Name>`` that
+  sends the Function's gradients to its inputs but has no forward twin. Any autograd
+  node that matches no forward op is treated so; ``record.notes`` lists them.
 - Ops that return no tensor (``.item()``, size queries) are not recorded.
 
 Limits: at most ``MAX_OPS`` ops and ``MAX_ELEMENTS`` recorded numbers (forward values,
@@ -44,7 +48,7 @@ import weakref
 import numpy as np
 
 from .tape import Node, Tape, Tensor
-from .torch_aten import aten_op, packet_name
+from .torch_aten import ViewWrite, aten_op, packet_name
 from .torch_backward import record_backward, shape_marker
 from .torch_twin import import_torch
 
@@ -99,17 +103,19 @@ class _Recorder:
         self.scope: list[tuple[str, tuple]] = []  # (full module name, its path parts)
         self.extra_scope: tuple[str, ...] = ()
         self.engine: dict[int, tuple] = {}  # id(torch tensor) → (weakref, engine Tensor)
-        self.latent: dict[int, tuple] = {}  # id → (weakref, func, args, kwargs, k, value)
+        self.latent: dict[int, tuple] = {}  # id → (weakref, call, output index, value)
         self.pending: list[tuple] = []  # (node, weakref to output, needs grad) to pair
         self.by_grad_fn: dict[tuple, Node] = {}  # (grad_fn, output_nr) → node
         self.grad_fns: dict[int, object] = {}
         self.leaves: list = []  # torch leaves needing grad, in the order met
 
     # values -------------------------------------------------------------------
-    def snapshot(self, t) -> np.ndarray:
+    def snapshot(self, t, counted: bool = True) -> np.ndarray:
+        """A copy of the tensor's value now (later in-place ops must not change it)."""
         if self.record.shapes_only:
             return shape_marker(t.shape)
-        self.count(t.numel())
+        if counted:
+            self.count(t.numel())
         d = t.detach()
         if d.dtype == self.torch.bfloat16:
             d = d.float()
@@ -201,65 +207,80 @@ class _Recorder:
         if not any(isinstance(o, torch.Tensor) for o in outputs):
             return
         first = next(k for k, o in enumerate(outputs) if isinstance(o, torch.Tensor))
-        self.add_node(func, args, kwargs, outputs[first], first)
+        call = self.describe(func, args, kwargs)
+        written = self.add_node(call, outputs[first], first)
+        base = outputs[first]._base if func._schema.is_mutable else None
+        if base is not None:
+            self.add_view_write(base, written)
         for k, o in enumerate(outputs):
             if k != first and isinstance(o, torch.Tensor):
-                self.latent[id(o)] = (weakref.ref(o), func, args, kwargs, k, self.snapshot_later(o))
+                key = id(o)
+                ref = weakref.ref(o, lambda _r, key=key: self.latent.pop(key, None))
+                self.latent[key] = (ref, call, k, self.snapshot(o, counted=False))
 
-    def snapshot_later(self, t):
+    def materialize(self, t, call, k, value) -> Tensor:
         """Extra outputs (a layer norm's mean and rstd) are kept aside, uncounted, and
-        become nodes only if a later op reads them."""
-        if self.record.shapes_only:
-            return shape_marker(t.shape)
-        return np.array(t.detach().cpu().numpy(), copy=True) if t.dtype != self.torch.bfloat16 \
-            else np.array(t.detach().float().numpy(), copy=True)
-
-    def materialize(self, t, func, args, kwargs, k, value) -> Tensor:
+        become nodes only when a later op reads them."""
         self.latent.pop(id(t), None)
         if not self.record.shapes_only:
             self.count(value.size)
-        return self.add_node(func, args, kwargs, t, k, value)
+        return self.add_node(call, t, k, value)
 
-    def add_node(self, func, args, kwargs, output, k, value=None) -> Tensor:
+    def describe(self, func, args, kwargs) -> tuple:
+        """(func, layout, engine inputs, input names, attrs, floating): the call bound to
+        the op's schema, tensors turned into engine tensors, the rest kept as attrs."""
         torch = self.torch
+        layout, inputs, names, attrs, floating = [], [], [], {}, []
+        for i, arg in enumerate(func._schema.arguments):
+            if i < len(args) and not arg.kwarg_only:
+                given, by_keyword = args[i], False
+            elif arg.name in kwargs:
+                given, by_keyword = kwargs[arg.name], True
+            else:
+                continue
+            tensors = given if isinstance(given, (list, tuple)) else [given]
+            if isinstance(given, torch.Tensor) or (isinstance(given, (list, tuple)) and any(
+                    isinstance(v, torch.Tensor) for v in given)):
+                detail = []
+                for j, v in enumerate(tensors):
+                    if not isinstance(v, torch.Tensor):
+                        detail.append(None)
+                        continue
+                    name = arg.name if isinstance(given, torch.Tensor) else f"{arg.name}_{j}"
+                    detail.append(name)
+                    inputs.append(self.tensor_for(v))
+                    names.append(name)
+                    floating.append(v.is_floating_point() or v.is_complex())
+                if isinstance(given, torch.Tensor):
+                    layout.append((arg.name, "tensor", by_keyword, arg.name))
+                else:
+                    layout.append((arg.name, "list", by_keyword, tuple(detail)))
+            else:
+                layout.append((arg.name, "value", by_keyword, None))
+                attrs[arg.name] = given
+        return func, tuple(layout), inputs, tuple(names), attrs, tuple(floating)
+
+    def add_node(self, call, output, k, value=None) -> Tensor:
+        func, layout, inputs, names, attrs, floating = call
+        op = aten_op(func, layout, names, floating, k)
+        label = packet_name(func) + (f"[{k}]" if k else "")
+        return self.append(op, label, inputs, attrs, output, value)
+
+    def add_view_write(self, base, written: Tensor) -> Tensor:
+        """An in-place op wrote through a view, so the view's base changed too: a node
+        for the base's new value, which autograd's ``CopySlices`` pairs with."""
+        return self.append(ViewWrite, "view_write", [self.tensor_for(base), written], {}, base)
+
+    def append(self, op, label, inputs, attrs, output, value=None) -> Tensor:
+        """Record ``output = op(*inputs, **attrs)`` as the next node."""
         if len(self.record.nodes) >= self.max_ops:
             hint = ("use a smaller model or input" if self.record.shapes_only else
                     f"record shapes only (--shapes-only, up to {MAX_OPS_SHAPES_ONLY:,} ops), "
                     "or use a smaller model or input")
             raise RecordTooLarge(f"the model ran more than {self.max_ops:,} ops; {hint}")
-        layout, inputs, names, attrs = [], [], [], {}
-        schema_args = func._schema.arguments
-        for i, arg in enumerate(schema_args):
-            if i < len(args) and not arg.kwarg_only:
-                value_in, by_keyword = args[i], False
-            elif arg.name in kwargs:
-                value_in, by_keyword = kwargs[arg.name], True
-            else:
-                continue
-            if isinstance(value_in, torch.Tensor):
-                layout.append((arg.name, "tensor", by_keyword, arg.name))
-                inputs.append(self.tensor_for(value_in))
-                names.append(arg.name)
-            elif isinstance(value_in, (list, tuple)) and any(
-                    isinstance(v, torch.Tensor) for v in value_in):
-                detail = []
-                for j, v in enumerate(value_in):
-                    if isinstance(v, torch.Tensor):
-                        detail.append(f"{arg.name}_{j}")
-                        inputs.append(self.tensor_for(v))
-                        names.append(f"{arg.name}_{j}")
-                    else:
-                        detail.append(None)
-                layout.append((arg.name, "list", by_keyword, tuple(detail)))
-            else:
-                layout.append((arg.name, "value", by_keyword, None))
-                attrs[arg.name] = value_in
-        floating = tuple(np.asarray(x.value).dtype.kind in "fc" for x in inputs)
-        op = aten_op(func, tuple(layout), tuple(names), floating, k)
-        label = packet_name(func) + (f"[{k}]" if k else "")
-        node = Node(len(self.record.nodes), op, self.path(label), inputs, attrs)
+        node = Node(len(self.record.nodes), op, self.path(label), list(inputs), dict(attrs))
         value = self.snapshot(output) if value is None else value
-        will_need_grad = (torch.is_grad_enabled() and output.is_floating_point()
+        will_need_grad = (self.torch.is_grad_enabled() and output.is_floating_point()
                           and any(x.requires_grad for x in inputs))
         node.output = Tensor(self.record, value, node.name, "activation", node,
                              bool(will_need_grad or output.requires_grad))

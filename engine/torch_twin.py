@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import Transformer, positional_encoding
-from .torch_names import (activation_torch_name, python_name, torch_line,  # noqa: F401
-                          torch_operands)
+from .torch_names import activation_torch_name, python_name, torch_line, torch_operands
+
+__all__ = ["TorchMissing", "import_torch", "TorchTwin", "compare", "max_abs_diff",
+           "twin_forward", "twin_backward", "StepCheck", "CheckReport", "check_every_step",
+           "replay_torch", "activation_torch_name", "python_name", "torch_line",
+           "torch_operands"]
 
 
 class TorchMissing(RuntimeError):
@@ -117,7 +121,8 @@ def compare(model: Transformer, src, tgt_in, tgt_out, twin: TorchTwin | None = N
     run = model.run(src, tgt_in, tgt_out)
     twin = twin or TorchTwin(model)
     torch_loss, torch_grads = twin.loss_and_grads(src, tgt_in, tgt_out)
-    rows = [("loss", abs(run.loss - torch_loss), abs(run.loss - torch_loss) / max(abs(torch_loss), 1e-300))]
+    loss_error = abs(run.loss - torch_loss)
+    rows = [("loss", loss_error, loss_error / max(abs(torch_loss), 1e-300))]
     for name, engine_grad in model.torch_state_dict(run.grads).items():
         ref = torch_grads[name]
         abs_err = float(np.max(np.abs(engine_grad - ref)))
@@ -209,6 +214,7 @@ class StepCheck:
     max_abs_diff: float
     scale: float  # max |torch value| of what was compared
     ok: bool
+    skipped: bool = False  # a recorded step with no op to replay (see engine.torch_record)
 
 
 @dataclass
@@ -237,6 +243,10 @@ class CheckReport:
         return self.first_mismatch is None
 
     @property
+    def skipped(self) -> list[StepCheck]:
+        return [s for s in self.steps if s.skipped]
+
+    @property
     def max_diff(self) -> float:
         return max((s.max_abs_diff for s in self.steps), default=0.0)
 
@@ -244,6 +254,8 @@ class CheckReport:
         bad = self.first_mismatch
         head = (f"{len(self.forward)} forward and {len(self.backward)} backward steps against "
                 f"PyTorch: largest difference {self.max_diff:.2e}")
+        if self.skipped:
+            head += f" ({len(self.skipped)} with no op to replay, skipped)"
         if bad is None:
             return f"{head}, all within {self.tolerance:g}"
         return (f"{head}; first mismatch at {bad.phase} step {bad.index} {bad.name} "
@@ -260,33 +272,43 @@ def _finite_scale(*arrays) -> float:
     return scale
 
 
+def _check_forward(node, passes) -> StepCheck:
+    if not getattr(node.op, "replayable", True):
+        return StepCheck("forward", node.index, node.name, node.op.name, 0.0, 0.0, True,
+                         skipped=True)
+    value, diff = twin_forward(node)
+    scale = _finite_scale(value)
+    return StepCheck("forward", node.index, node.name, node.op.name, diff, scale,
+                     passes(diff, scale))
+
+
+def _check_backward(step, passes) -> StepCheck:
+    node = step.node
+    if not getattr(node.op, "replayable", True):
+        return StepCheck("backward", step.index, node.name, node.op.name, 0.0, 0.0, True,
+                         skipped=True)
+    results = twin_backward(step)
+    diff = max((d for _, _, d in results), default=0.0)
+    scale = _finite_scale(*(v for _, v, _ in results))
+    return StepCheck("backward", step.index, node.name, node.op.name, diff, scale,
+                     passes(diff, scale))
+
+
 def check_every_step(tape, tolerance: float = 1e-10, progress=None) -> CheckReport:
     """Replay every forward node and every backward step of ``tape`` in torch, one at a
-    time, on the recorded inputs. ``progress(i, n)`` is called after each of the n steps."""
+    time, on the recorded inputs. ``progress(i, n)`` is called after each of the n steps.
+
+    (On a record of a PyTorch model with dropout the random ops disagree, as they must.)"""
     report = CheckReport(tolerance)
-    total = len(tape.nodes) + len(tape.steps)
-    done = 0
 
     def passes(diff, scale):
         return diff <= tolerance * max(1.0, scale)
 
-    for node in tape.nodes:
-        value, diff = twin_forward(node)
-        scale = _finite_scale(value)
-        report.steps.append(StepCheck("forward", node.index, node.name, node.op.name, diff,
-                                      scale, passes(diff, scale)))
-        done += 1
+    jobs = [(_check_forward, n) for n in tape.nodes] + [(_check_backward, s) for s in tape.steps]
+    for done, (check, item) in enumerate(jobs, 1):
+        report.steps.append(check(item, passes))
         if progress is not None:
-            progress(done, total)
-    for step in tape.steps:
-        results = twin_backward(step)
-        diff = max((d for _, _, d in results), default=0.0)
-        scale = _finite_scale(*(v for _, v, _ in results))
-        report.steps.append(StepCheck("backward", step.index, step.node.name, step.node.op.name,
-                                      diff, scale, passes(diff, scale)))
-        done += 1
-        if progress is not None:
-            progress(done, total)
+            progress(done, len(jobs))
     return report
 
 

@@ -309,7 +309,7 @@ def test_activation_names_spell_the_examples_and_reject_strangers():
         "encoder.layers.0.self_attn.k_proj", d_model=32)
     assert activation_torch_name("token_3.generator") == "generator (generating token 3)"
     for stranger in ("encoder.layers.0.cross_attn.weights", "encoder.layers.0.add_norm3.residual",
-                     "encoder.layers.0.self_attn.causal_mask", "mystery", "decoder.layers.x.ff.relu",
-                     "src_embed.other"):
+                     "encoder.layers.0.self_attn.causal_mask", "mystery",
+                     "decoder.layers.x.ff.relu", "src_embed.other"):
         with pytest.raises(KeyError):
             activation_torch_name(stranger)
