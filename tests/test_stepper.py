@@ -231,3 +231,21 @@ def test_go_to_a_step_by_name_through_the_palette():
             return timeline.step.name
 
     assert run(go()).endswith("cross_attn.weights")
+
+
+def test_clicking_an_op_in_the_tree_jumps_there():
+    session = explore_session(options())
+
+    async def go():
+        app = TutorApp(lambda: StepperScreen(session))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            tree = app.screen.query_one("#tree")
+            line = next(i for i in range(10) if tree.get_node_at_line(i) is not None
+                        and tree.get_node_at_line(i).data.path == ("forward", "src_embed",
+                                                                    "add_position"))
+            await pilot.click("#tree", offset=(8, 1 + line))
+            await pilot.pause(0.2)
+            return session.timeline.step.name
+
+    assert run(go()) == "src_embed.add_position"

@@ -15,10 +15,12 @@ class TutorApp(App):
     CSS_PATH = "tutor.tcss"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, make_screen: Callable[[], Screen], notice: str | None = None) -> None:
+    def __init__(self, make_screen: Callable[[], Screen], notice: str | None = None,
+                 notes_path=None) -> None:
         super().__init__()
         self._make_screen = make_screen
         self._notice = notice
+        self.notes_path = notes_path  # None: the default notes file in the data directory
 
     def on_mount(self) -> None:
         self.push_screen(self._make_screen())

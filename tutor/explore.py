@@ -12,14 +12,14 @@ def run_stepper(timeline, title: str, **extras) -> int:
     return run_session(Session(timeline, title, extras=extras))
 
 
-def run_session(session: Session) -> int:
+def run_session(session: Session, notes_path=None) -> int:
     from engine.memory import reuse_freed_memory
 
     from .app import TutorApp
     from .screens.stepper import StepperScreen
 
     reuse_freed_memory()
-    TutorApp(lambda: StepperScreen(session)).run()
+    TutorApp(lambda: StepperScreen(session), notes_path=notes_path).run()
     return 0
 
 
@@ -29,4 +29,4 @@ def run_explore(args) -> int:
     except SessionError as error:
         print(f"tutor explore: {error}", file=sys.stderr)
         return 2
-    return run_session(session)
+    return run_session(session, getattr(args, "notes", None))

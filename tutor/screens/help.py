@@ -95,6 +95,7 @@ LONG = {
     "go": "go to a step by name (fuzzy search)",
     "back": "undo the last move",
     "continue": "run to the next quiz or bookmark",
+    "note": "append this step's card (formula, shapes, worked numbers) to your notes file",
     "toggle_tree": "show/hide the timeline tree (compact layout)",
     "toggle_map": "show/hide the architecture map (compact layout)",
     "help": "this help",

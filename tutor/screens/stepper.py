@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Markdown, Static
 
 from ..session import Session
-from ..stepview import StepView, build_view, worked_element
+from ..stepview import StepView, build_view, shape_text, worked_element
 from ..widgets.arch_map import ArchMap
 from ..widgets.op_card import OpCard
 from ..widgets.status_bar import StatusBar
@@ -58,6 +58,7 @@ class StepperScreen(Screen):
 
     CSS_PATH = "stepper.tcss"
     COMMANDS = {StepCommands}
+    AUTO_FOCUS = ""  # nothing focused: keys step the cursor until the learner tabs into a panel
     BINDINGS = [
         Binding("n", "next", "next"),
         Binding("right", "next", "next", show=False),
@@ -72,6 +73,7 @@ class StepperScreen(Screen):
         Binding("home", "start", "first step", show=False),
         Binding("end", "end", "last step", show=False),
         Binding("c", "continue", "next quiz/bookmark", show=False),
+        Binding("m", "note", "note", show=False),
         Binding("t", "toggle_tree", "tree", show=False),
         Binding("a", "toggle_map", "map", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
@@ -98,7 +100,9 @@ class StepperScreen(Screen):
                         yield TensorView(id=f"panel{i}", classes="panel")
             with Vertical(id="side"):
                 yield ArchMap(id="map")
-                yield Markdown("", id="prose")
+                prose = Markdown("", id="prose")
+                prose.can_focus = False
+                yield prose
         yield Static(id="torch")
         yield Static("", id="too-small")
         yield Footer()
@@ -204,60 +208,100 @@ class StepperScreen(Screen):
     def after_step(self) -> None:
         """Called after every redraw (lessons place quizzes and prose here)."""
 
+    # moves ----------------------------------------------------------------------
     def may_leave_step(self) -> bool:
-        """False keeps the cursor where it is (a quiz not yet answered)."""
+        """False keeps the cursor where it is (a quiz here is not answered yet)."""
         return True
 
-    # moves ----------------------------------------------------------------------
-    def _move(self, move, forward: bool = True) -> None:
-        if forward and not self.may_leave_step():
-            return
-        if move():
-            self.refresh_step()
-        else:
+    def stop_between(self, old: int, new: int) -> int | None:
+        """A step in (old, new) that a forward move must stop at (a waiting quiz)."""
+        return None
+
+    def _move(self, move) -> None:
+        """Make a move; a forward move may not leave an unanswered quiz or pass one."""
+        timeline = self.session.timeline
+        old = timeline.position
+        if not move():
             self.app.bell()
+            return
+        new = timeline.position
+        if new > old:
+            if not self.may_leave_step_at(old):
+                timeline.back()
+                return
+            stop = self.stop_between(old, new)
+            if stop is not None:
+                timeline.back()
+                timeline.jump(stop)
+                self.notify("A quiz is waiting at this step.", timeout=3)
+        self.refresh_step()
+
+    def may_leave_step_at(self, position: int) -> bool:
+        return self.may_leave_step()
 
     def go_to(self, position: int) -> None:
-        timeline = self.session.timeline
-        if position > timeline.position and not self.may_leave_step():
-            return
-        self._move(lambda: timeline.jump(position), forward=False)
+        self._move(lambda: self.session.timeline.jump(position))
 
     def action_next(self) -> None:
         self._move(self.session.timeline.next)
 
     def action_previous(self) -> None:
-        self._move(self.session.timeline.previous, forward=False)
+        self._move(self.session.timeline.previous)
 
     def action_step_into(self) -> None:
-        self._move(self.session.timeline.step_into, forward=False)
+        self._move(self.session.timeline.step_into)
 
     def action_step_out(self) -> None:
         self._move(self.session.timeline.step_out)
 
     def action_twin(self) -> None:
-        t = self.session.timeline
-        target = t.twin()
-        self._move(t.jump_to_twin, forward=target is not None and target > t.position)
+        self._move(self.session.timeline.jump_to_twin)
 
     def action_backward_start(self) -> None:
-        t = self.session.timeline
-        self._move(t.jump_to_backward_start, forward=t.backward_start > t.position)
+        self._move(self.session.timeline.jump_to_backward_start)
 
     def action_continue(self) -> None:
         self._move(self.session.timeline.run_to_bookmark)
 
     def action_back(self) -> None:
-        self._move(self.session.timeline.back, forward=False)
+        self._move(self.session.timeline.back)
 
     def action_start(self) -> None:
-        self._move(self.session.timeline.to_start, forward=False)
+        self._move(self.session.timeline.to_start)
 
     def action_end(self) -> None:
         self._move(self.session.timeline.to_end)
 
     def action_go(self) -> None:
         self.app.action_command_palette()
+
+    def action_note(self) -> None:
+        """Append this step's card to the notes file, and say where."""
+        from ..notes import NoteCard, NotesError, append_note
+
+        view = self.view
+        slot_key, index = self.selected
+        panel = self._panel(slot_key)
+        worked = worked_element(self.session.timeline, self.session.timeline.position, slot_key,
+                                tuple(panel.cursor) if panel else index)
+        card = NoteCard(
+            step=f"step {view.position + 1}/{view.total} {view.name}", phase=view.phase,
+            formula=view.formula, derivative=view.derivative,
+            shapes="   ".join(f"{label} {shape_text(shape)}" for label, shape in view.shapes),
+            worked=str(worked) if worked is not None else "", torch=view.torch_line,
+            lesson=self.note_lesson(), sentence=self.note_sentence())
+        try:
+            path = append_note(getattr(self.app, "notes_path", None), card)
+        except NotesError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        self.notify(f"Noted in {path}", timeout=4)
+
+    def note_lesson(self) -> str:
+        return ""
+
+    def note_sentence(self) -> str:
+        return self.view.sentence if self.view else ""
 
     def action_toggle_tree(self) -> None:
         self.toggle_class("show-tree")

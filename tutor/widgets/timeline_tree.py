@@ -12,8 +12,9 @@ from engine.timeline import ScopeNode, Timeline
 PHASE_STYLE = {"forward": "cyan", "backward": "magenta", "update": "green"}
 
 
-class TimelineTree(Tree[ScopeNode]):
-    """Collapsible, clickable; selecting an op jumps the stepper to it."""
+class TimelineTree(Tree[ScopeNode], can_focus=False):
+    """Collapsible, clickable; selecting an op jumps the stepper to it. It never takes
+    the keyboard: the keys step the cursor (and `g` finds a step by name)."""
 
     class StepChosen(Message):
         def __init__(self, position: int) -> None:
