@@ -349,3 +349,26 @@ def test_the_learners_model_is_left_as_it_was(mlp):
         assert torch.equal(p, before[n]) and p.grad is None
     assert not model._forward_hooks and not model._forward_pre_hooks
 
+
+
+def test_every_recorded_op_has_a_torch_line_that_recomputes_it():
+    """The runnable line for each aten op (exact attributes: ints, floats, dtypes,
+    devices), executed here — in the test only — on tensors named like its inputs."""
+    import math
+
+    from engine.torch_twin import max_abs_diff, torch_line, torch_operands
+
+    mlp = load_fixture("mlp").make()
+    for record in (record_module(*mlp), record_module(*small_transformer())):
+        for node in record.nodes:
+            namespace = {"torch": torch, "F": F, "math": math}
+            for name, t in zip(torch_operands(node), node.inputs):
+                namespace[name] = torch.tensor(np.array(t.value))
+            line = torch_line(node)
+            target = line.split(" = ", 1)[0]
+            exec(compile(line, node.name, "exec"), namespace)  # noqa: S102 - test only
+            value = namespace[target]
+            value = value.detach().numpy() if isinstance(value, torch.Tensor) else value
+            assert max_abs_diff(value, node.output.value) == 0.0, line
+    assert torch_line(record.nodes[0]) == \
+        "encoder_layers_0_self_attn_transpose = torch.ops.aten.transpose.int(src, 1, 0)"
