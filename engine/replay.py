@@ -12,7 +12,8 @@ a hidden activation (replacing an activation replaces that node's output, so onl
 what comes after it sees the change).
 
 The tape is never changed: values come back in a new dict, recorded arrays are
-handed out read-only.
+handed out read-only. Choices made outside the tape stay as recorded: the tokens a
+decoding picked are inputs of the later steps, so a replay does not re-decide them.
 """
 
 from __future__ import annotations
