@@ -22,8 +22,8 @@ Engine and torch runs are interleaved (engine, torch, engine, …) so that load 
 other processes falls on both alike; the previous trace is dropped before the next
 run, as the app holds one trace at a time. ``engine.memory.reuse_freed_memory()``
 is called first (it is what the app does); two fresh child processes then time the
-engine alone with it on and with it off, to show what it buys. Times vary with the machine and its load: read
-the ratios, not the milliseconds.
+engine alone with it on and with it off, to show what it buys. Times vary with the
+machine and its load: read the ratios, not the milliseconds.
 """
 
 from __future__ import annotations
