@@ -287,7 +287,7 @@ def _names_used(expr) -> list[Name]:
             found.append(node)
         elif isinstance(node, Binary):
             stack += [node.right, node.left]
-        elif isinstance(node, (Negative,)):
+        elif isinstance(node, Negative):
             stack.append(node.operand)
         elif isinstance(node, Power):
             stack.append(node.base)

@@ -42,6 +42,9 @@ from .tasks import BOS, TASKS, target_for
 from .tape import Tape, Tensor
 from .timeline import Timeline
 
+__all__ = ["KINDS", "Scenario", "ScenarioError", "WeightsResolver", "build_scenario",
+           "load_trained", "start_token"]
+
 DEFAULT_SRC = (3, 1, 4, 1, 5, 9)
 WeightsResolver = Callable[[str], "str | Path | None"]
 
