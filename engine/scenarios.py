@@ -20,10 +20,8 @@ defaults to ``src`` reversed, or with ``weights = "trained:TASK"`` to the task's
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -41,6 +39,7 @@ from .scenario_spec import (KINDS, MAX_PARAMETERS, MODEL_FIELDS, MODEL_LIMITS, S
 from .tasks import BOS, TASKS, target_for
 from .tape import Tape, Tensor
 from .timeline import Timeline
+from .train import load_weights
 
 __all__ = ["KINDS", "Scenario", "ScenarioError", "WeightsResolver", "build_scenario",
            "load_trained", "start_token"]
@@ -331,17 +330,13 @@ def _model(read: SpecReader, seed, resolver) -> tuple[Transformer, str | None]:
     return model, task
 
 
-def load_trained(path, task: str = "?") -> Transformer:
-    """A model from ``np.savez(path, config=json.dumps(asdict(config)), **params)``."""
-    fix = f"run `tutor train --task {task}` again"
+def load_trained(path, task: str) -> Transformer:
+    """The model ``tutor train --task TASK`` saved (``engine.train.load_weights``)."""
     try:
-        with np.load(Path(path), allow_pickle=False) as data:
-            config = ModelConfig(**json.loads(str(data["config"])))
-            params = {name: data[name] for name in config.parameter_shapes()}
-        return Transformer(config, 0, params)
-    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:
-        raise ScenarioError("scenario.weights", f"the weights file {str(path)!r} cannot be used "
-                            f"({error}); {fix}") from None
+        return load_weights(path)
+    except ValueError as error:
+        raise ScenarioError("scenario.weights", f"{error} (run `tutor train --task {task}` "
+                                                "again)") from None
 
 
 def _src(read: SpecReader, config: ModelConfig) -> np.ndarray:
