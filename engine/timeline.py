@@ -27,16 +27,22 @@ OP_LEVEL = 99
 PHASES = ("forward", "backward", "update")
 
 
-@dataclass(frozen=True)
 class Step:
-    """One position on the timeline."""
+    """One position on the timeline: ``path`` is the phase, then scopes, then the op."""
 
-    index: int
-    phase: str
-    path: tuple[str, ...]  # phase first, then scopes, then the op
-    node: Node | None = None
-    backward: BackwardStep | None = None
-    update: UpdateStep | None = None
+    __slots__ = ("index", "phase", "path", "node", "backward", "update")
+
+    def __init__(self, index: int, phase: str, path: tuple[str, ...], node: Node | None = None,
+                 backward: BackwardStep | None = None, update: UpdateStep | None = None):
+        self.index = index
+        self.phase = phase
+        self.path = path
+        self.node = node
+        self.backward = backward
+        self.update = update
+
+    def __repr__(self) -> str:
+        return f"Step({self.index}, {self.phase}:{self.name})"
 
     @property
     def name(self) -> str:

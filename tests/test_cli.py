@@ -82,3 +82,25 @@ def test_bad_options_give_one_clear_line(capsys, argv, message):
     captured = capsys.readouterr()
     assert message in captured.out + captured.err
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_versions_agree_with_pyproject():
+    import re
+    from pathlib import Path
+
+    import tutor
+
+    text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    declared = re.search(r'^version = "([^"]+)"', text, re.M).group(1)
+    assert tutor.__version__ == __version__ == declared
+
+
+def test_startup_does_not_import_torch_or_markdown():
+    """`tutor --help` and the stepper's modules load without torch (it costs a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import tutor.cli, tutor.explore, tutor.screens.stepper; "
+            "print('torch' in sys.modules, 'markdown_it' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.split() == ["False", "False"]

@@ -5,6 +5,7 @@ imported when that command runs (so ``tutor --version`` never imports Textual or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine import __version__
+    from . import __version__
 
     parser = argparse.ArgumentParser(
         prog="tutor",
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The tutor's matrices are tiny: one BLAS thread is as fast, and starting a pool
+    # costs ~20 ms at launch. Set OPENBLAS_NUM_THREADS yourself to override.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = list(sys.argv[1:] if argv is None else argv)
     lesson = None
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:

@@ -46,8 +46,10 @@ class LessonScreen(StepperScreen):
         position = self.store.restore_position(self.lesson.id, self.run.timeline.steps)
         if position:
             self.run.timeline.jump(position)
+        prose = Markdown("", id="prose")
+        prose.can_focus = False
+        self.query_one("#side").mount(prose)
         super().on_mount()
-        self.query_one("#prose").display = True
         if warning:
             self.notify(warning, severity="warning", timeout=8)
         if position:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Footer, Static
 
 from ..session import Session
 from ..stepview import StepView, build_view, shape_text, worked_element
@@ -25,39 +24,18 @@ MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
 
 
-class StepCommands(Provider):
-    """`g` and the command palette: go to any step by (fuzzy) name."""
+def _step_commands():
+    """The command palette's step finder, imported when the palette first opens."""
+    from .step_commands import StepCommands
 
-    def _steps(self):
-        screen = self.screen
-        if not isinstance(screen, StepperScreen):
-            return []
-        return screen.session.timeline.steps
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        screen = self.screen
-        for step in self._steps():
-            text = f"{step.phase}: {step.name}"
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text),
-                          lambda i=step.index: screen.go_to(i),
-                          help=f"step {step.index + 1} · {step.op_name}")
-
-    async def discover(self) -> Hits:
-        screen = self.screen
-        for step in self._steps():
-            if step.phase == "forward":
-                yield DiscoveryHit(f"{step.phase}: {step.name}", lambda i=step.index: screen.go_to(i),
-                                   help=f"step {step.index + 1} · {step.op_name}")
+    return StepCommands
 
 
 class StepperScreen(Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
 
     CSS_PATH = "stepper.tcss"
-    COMMANDS = {StepCommands}
+    COMMANDS = {_step_commands}
     AUTO_FOCUS = ""  # nothing focused: keys step the cursor until the learner tabs into a panel
     BINDINGS = [
         Binding("n", "next", "next"),
@@ -100,9 +78,7 @@ class StepperScreen(Screen):
                         yield TensorView(id=f"panel{i}", classes="panel")
             with Vertical(id="side"):
                 yield ArchMap(id="map")
-                prose = Markdown("", id="prose")
-                prose.can_focus = False
-                yield prose
+
         yield Static(id="torch")
         yield Static("", id="too-small")
         yield Footer()
@@ -111,7 +87,6 @@ class StepperScreen(Screen):
         timeline = self.session.timeline
         self.query_one(TimelineTree).build(timeline)
         self.query_one(ArchMap).build(timeline)
-        self.query_one("#prose").display = False
         self._apply_size(self.size.width, self.size.height)
         self.refresh_step()
 

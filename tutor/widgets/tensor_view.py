@@ -170,10 +170,10 @@ class TensorView(Widget, can_focus=True):
             self._lines_size = size
         if y < len(self._lines):
             return self._lines[y]
-        return Strip.blank(size.width, self.rich_style)
+        return Strip.blank(size.width, self._base)
 
     def _build_lines(self, width: int, height: int) -> list[Strip]:
-        base = self.rich_style
+        base = self._base = self.rich_style  # computing it walks the DOM: once per build
         lines: list[list[Segment]] = []
         if self.slot is None:
             return []
@@ -244,7 +244,7 @@ class TensorView(Widget, can_focus=True):
         return [self._strip(line, width) for line in lines]
 
     def _strip(self, segments: list[Segment], width: int) -> Strip:
-        return Strip(segments).adjust_cell_length(width, self.rich_style)
+        return Strip(segments).adjust_cell_length(width, self._base)
 
     def text_lines(self) -> list[str]:
         """The panel's rows as plain text (for tests and notes)."""

@@ -30,31 +30,49 @@ class TimelineTree(Tree[ScopeNode], can_focus=False):
         self._current: TreeNode[ScopeNode] | None = None
 
     def build(self, timeline: Timeline) -> None:
+        """Add the phases; a scope's children are added when it first opens (a run has
+        hundreds of steps, and most scopes are never opened)."""
         self.clear()
         self._by_path = {}
-        root = timeline.scope_tree()
-        for phase in root.children:
-            self._add(self.root, phase, timeline)
+        self._timeline = timeline
+        for phase in timeline.scope_tree().children:
+            self._add(self.root, phase)
 
-    def _add(self, parent: TreeNode, scope: ScopeNode, timeline: Timeline) -> None:
+    def _add(self, parent: TreeNode, scope: ScopeNode) -> TreeNode:
         label = Text(scope.label)
         if len(scope.path) == 1:
             label.stylize(f"bold {PHASE_STYLE.get(scope.label, '')}")
             label.append(f"  {scope.last - scope.first + 1} steps", style="dim")
         elif scope.is_step:
-            step = timeline.steps[scope.first]
-            label.append(f"  {step.op_name}", style="dim")
+            label.append(f"  {self._timeline.steps[scope.first].op_name}", style="dim")
         if scope.is_step:
             node = parent.add_leaf(label, data=scope)
         else:
-            node = parent.add(label, data=scope)
-            for child in scope.children:
-                self._add(node, child, timeline)
+            node = parent.add(label, data=scope, allow_expand=True)
         self._by_path[scope.path] = node
+        return node
+
+    def _populate(self, node: TreeNode) -> None:
+        scope = node.data
+        if scope is not None and scope.children and not node.children:
+            for child in scope.children:
+                self._add(node, child)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        self._populate(event.node)
+
+    def node_for(self, path: tuple) -> TreeNode | None:
+        """The tree node of a scope or step, adding the scopes above it as needed."""
+        for depth in range(1, len(path)):
+            parent = self._by_path.get(path[:depth])
+            if parent is None:
+                return None
+            self._populate(parent)
+        return self._by_path.get(path)
 
     def show(self, unit_path: tuple) -> None:
         """Highlight the cursor's unit, opening the scopes above it."""
-        node = self._by_path.get(unit_path)
+        node = self.node_for(unit_path)
         if node is None or node is self._current:
             return
         parent = node.parent
@@ -73,4 +91,5 @@ class TimelineTree(Tree[ScopeNode], can_focus=False):
         if scope.is_step:
             self.post_message(self.StepChosen(scope.first))
         else:
+            self._populate(event.node)
             event.node.toggle()
