@@ -31,6 +31,10 @@ def _step_commands():
     return StepCommands
 
 
+# Keys of the tools in tutor/tools/: tool('module', 'function', arguments…)
+TOOL_BINDINGS: list[Binding] = []
+
+
 class StepperScreen(Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
 
@@ -56,7 +60,7 @@ class StepperScreen(Screen):
         Binding("a", "toggle_map", "map", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
-    ]
+    ] + TOOL_BINDINGS
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -65,6 +69,7 @@ class StepperScreen(Screen):
         self.view: StepView | None = None
         self._panel_layout: tuple | None = None
         self._tree_timer = None
+        self.on_step_hooks: list = []  # tools that follow the cursor
 
     # layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -76,6 +81,7 @@ class StepperScreen(Screen):
                 with Vertical(id="panels"):
                     for i in range(MAX_PANELS):
                         yield TensorView(id=f"panel{i}", classes="panel")
+                yield Vertical(id="tools")
             with Vertical(id="side"):
                 yield ArchMap(id="map")
 
@@ -146,6 +152,8 @@ class StepperScreen(Screen):
         self._tree_timer = self.set_timer(TREE_DELAY, self._show_in_tree)
         self.query_one("#torch", Static).update(
             Content.assemble(("torch  ", "dim"), view.torch_line), layout=False)
+        for hook in list(self.on_step_hooks):
+            hook()
         self.after_step()
 
     def _show_in_tree(self) -> None:
@@ -173,7 +181,31 @@ class StepperScreen(Screen):
                 return widget
         return None
 
-    # hooks for lessons and tools -------------------------------------------------
+    # tools ------------------------------------------------------------------------
+    def action_tool(self, module: str, function: str, *args) -> None:
+        """Run ``tutor.tools.<module>.<function>(screen, *args)`` (imported on first use)."""
+        import importlib
+
+        tool = importlib.import_module(f"tutor.tools.{module}")
+        getattr(tool, function)(self, *args)
+
+    def show_tool(self, widget) -> None:
+        """Put ``widget`` in the tool area (replacing what was there); None empties it."""
+        area = self.query_one("#tools")
+        area.remove_children()
+        if widget is not None:
+            area.mount(widget)
+        area.set_class(widget is not None, "open")
+
+    def selected_element(self) -> tuple:
+        """(slot, index) of the element the op card works through: what a tool acts on."""
+        slot_key, index = self.selected
+        panel = self._panel(slot_key)
+        if panel is None or panel.slot is None:
+            return None, index
+        return panel.slot, tuple(panel.cursor)
+
+    # hooks for lessons -------------------------------------------------
     def status_extra(self) -> str:
         return ""
 
