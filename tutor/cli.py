@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "home")
+COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "decode",
+            "home")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,12 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="PATH", help="where to save the weights (.npz)")
     p.add_argument("--ui", action="store_true", help="train in the TUI with a live loss plot")
 
-    p = sub.add_parser("torch", help="record your own PyTorch model and step through it")
+    p = sub.add_parser("torch", help="record your own PyTorch model and step through it",
+                       description="Record every operation of your own PyTorch model, forward "
+                                   "and backward, and step through it. Your file is imported "
+                                   "(and so run) because you named it.")
     p.add_argument("target", metavar="FILE.py[:FACTORY]",
                    help="a Python file with a factory returning (model, inputs[, loss_fn])")
     p.add_argument("--shapes-only", action="store_true",
                    help="record shapes but not values (for large models)")
     p.add_argument("--trace", action="store_true", help="print the record instead of opening it")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the full traceback of an error raised by your file")
+
+    p = sub.add_parser("decode", help="watch the model generate its answer token by token")
+    p.add_argument("--task", choices=("copy", "reverse", "sort"), default="reverse",
+                   help="use the weights `tutor train --task TASK` saved (default reverse)")
+    p.add_argument("--weights", type=Path, metavar="NPZ", help="use these weights instead")
+    p.add_argument("--src", metavar="IDS", help="source digits, e.g. 3,1,4,1,5,9")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sample with this temperature instead of taking the argmax")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
 
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
     return parser
@@ -126,6 +141,9 @@ def _dispatch(args, lesson: str | None) -> int:
     if command == "torch":
         from .torch_cli import run_torch
         return run_torch(args)
+    if command == "decode":
+        from .decode_cli import run_decode
+        return run_decode(args)
     raise AssertionError(command)  # pragma: no cover
 
 

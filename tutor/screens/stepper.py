@@ -32,7 +32,22 @@ def _step_commands():
 
 
 # Keys of the tools in tutor/tools/: tool('module', 'function', arguments…)
-TOOL_BINDINGS: list[Binding] = []
+TOOL_BINDINGS: list[Binding] = [
+    Binding("plus", "tool('nudge', 'nudge', 1)", "nudge +ε", show=False),
+    Binding("equals_sign", "tool('nudge', 'nudge', 1)", "nudge +ε", show=False),
+    Binding("minus", "tool('nudge', 'nudge', -1)", "nudge −ε", show=False),
+    Binding("e", "tool('nudge', 'cycle_epsilon')", "change ε", show=False),
+    Binding("d", "tool('descent', 'descent_step')", "descent step", show=False),
+    Binding("less_than_sign", "tool('descent', 'scale_lr', 0.5)", "lr ÷2", show=False),
+    Binding("greater_than_sign", "tool('descent', 'scale_lr', 2.0)", "lr ×2", show=False),
+    Binding("L", "tool('descent', 'lr_lab')", "learning-rate lab", show=False),
+    Binding("x", "tool('twin', 'check_step')", "check in PyTorch", show=False),
+    Binding("X", "tool('twin', 'check_all')", "check every step", show=False),
+    Binding("k", "tool('decode', 'toggle')", "top-k probabilities", show=False),
+]
+# Tools whose module has ``attach(screen)``: called when a stepper opens, each decides
+# whether it applies (the decoding bars only on a decoding run, say).
+AUTO_TOOLS = ("decode", "twin", "nudge", "descent")
 
 
 class StepperScreen(Screen):
@@ -90,6 +105,7 @@ class StepperScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._attach_tools()
         timeline = self.session.timeline
         self.query_one(TimelineTree).build(timeline)
         self.query_one(ArchMap).build(timeline)
@@ -182,11 +198,31 @@ class StepperScreen(Screen):
         return None
 
     # tools ------------------------------------------------------------------------
+    def _attach_tools(self) -> None:
+        import importlib
+
+        for name in AUTO_TOOLS:
+            try:
+                tool = importlib.import_module(f"tutor.tools.{name}")
+            except ModuleNotFoundError as error:
+                if error.name == f"tutor.tools.{name}":
+                    continue  # that tool is not part of this build
+                raise
+            attach = getattr(tool, "attach", None)
+            if attach is not None:
+                attach(self)
+
     def action_tool(self, module: str, function: str, *args) -> None:
         """Run ``tutor.tools.<module>.<function>(screen, *args)`` (imported on first use)."""
         import importlib
 
-        tool = importlib.import_module(f"tutor.tools.{module}")
+        try:
+            tool = importlib.import_module(f"tutor.tools.{module}")
+        except ModuleNotFoundError as error:
+            if error.name != f"tutor.tools.{module}":
+                raise
+            self.notify(f"The {module} tool is not part of this build.", timeout=3)
+            return
         getattr(tool, function)(self, *args)
 
     def show_tool(self, widget) -> None:
