@@ -20,7 +20,7 @@ MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
 MODEL_LIMITS = {"vocab_size": 10_000, "d_model": 1024, "n_heads": 64, "d_ff": 4096,
                  "n_encoder_layers": 12, "n_decoder_layers": 12, "max_len": 512}
 OPTIONS = {
-    "expression": ("inputs", "program", "output"),
+    "expression": ("inputs", "program", "output", "params"),
     "mlp": ("sizes", "batch", "activation", "loss"),
     "attention": ("seq_len", "d_model", "n_heads", "causal", "memory_len"),
     "encoder_layer": ("seq_len", "d_model", "n_heads", "d_ff"),

@@ -104,6 +104,11 @@ def _build_expression(read: SpecReader, seed, lr, _resolver) -> Scenario:
     raw_inputs = read.get("inputs", {})
     if not isinstance(raw_inputs, dict):
         raise ScenarioError("scenario.inputs", "must be a table of name = number or list")
+    weights = read.get("params", list(raw_inputs))
+    if not isinstance(weights, list) or any(n not in raw_inputs for n in weights):
+        raise ScenarioError("scenario.params", f"must list input names (the weights the update "
+                            f"step moves), from {', '.join(raw_inputs) or 'no inputs'}; "
+                            f"got {weights!r:.60}")
     tape, inputs = Tape(), {}
     for name, value in raw_inputs.items():
         where = f"scenario.inputs.{name}"
@@ -119,7 +124,9 @@ def _build_expression(read: SpecReader, seed, lr, _resolver) -> Scenario:
                 from None
         if not np.all(np.isfinite(array)) or array.size > 100_000:
             raise ScenarioError(where, "must hold finite numbers (at most 100000 of them)")
-        inputs[name] = tape.param(name, array)
+        # weights are parameters (updated with lr); the other inputs are data, but still
+        # get a gradient so a lesson can ask what ∂L/∂x is
+        inputs[name] = tape.param(name, array) if name in weights else tape.input(name, array)
     program = read.get("program", None)
     if not isinstance(program, str):
         raise ScenarioError("scenario.program",
@@ -140,7 +147,7 @@ def _build_expression(read: SpecReader, seed, lr, _resolver) -> Scenario:
     if not np.isfinite(out.value).all():
         raise ScenarioError("scenario.program", f"the output {output!r} is {float(out.value)} for "
                             "these inputs (a log or division of zero or a negative number?)")
-    return _finish("expression", tape, out, inputs, lr,
+    return _finish("expression", tape, out, {n: inputs[n] for n in weights}, lr,
                    f"{output} from {len(lines)} line(s) of arithmetic on "
                    f"{', '.join(inputs) or 'numbers'}")
 

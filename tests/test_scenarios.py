@@ -429,3 +429,17 @@ def test_any_spec_builds_or_gives_a_scenario_error(spec):
         assert error.field.startswith("scenario")
     else:
         assert scenario.kind == spec["kind"]
+
+
+def test_expression_params_choose_which_inputs_the_update_moves():
+    from engine.scenarios import ScenarioError, build_scenario
+
+    spec = {"kind": "expression", "inputs": {"w": 3.0, "x": 2.0, "y": 1.0},
+            "program": "pred = w * x\nloss = (pred - y) ** 2", "params": ["w"], "lr": 0.1}
+    scenario = build_scenario(spec)
+    assert [u.name for u in scenario.updates] == ["w"]
+    assert scenario.updates[0].after == pytest.approx(3.0 - 0.1 * 2 * (3 * 2 - 1) * 2)
+    # the data input still has a gradient for lessons to ask about: ∂L/∂x = 2(wx − y)·w
+    assert float(scenario.tensor("x").grad) == pytest.approx(2 * (3 * 2 - 1) * 3)
+    with pytest.raises(ScenarioError, match="scenario.params"):
+        build_scenario(dict(spec, params=["v"]))
