@@ -13,8 +13,8 @@ import pytest
 from engine import ModelConfig, Tape, Transformer
 from engine.optim import apply, sgd_updates
 from engine.tasks import BOS, held_out, make_batch
-from engine.train import (DEFAULT_BATCH, LeanTape, evaluate, learning_rate_at, load_weights,
-                          loss_and_grads, save_weights, train, weights_path)
+from engine.train import (DEFAULT_BATCH, LeanTape, evaluate, greedy_decode, learning_rate_at,
+                          load_weights, loss_and_grads, save_weights, train, weights_path)
 
 SMALL = ModelConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=12, n_encoder_layers=1,
                     n_decoder_layers=2, max_len=8)
@@ -149,6 +149,26 @@ def test_held_out_accuracy_equals_torch_greedy_decoding(trained):
     expected = float(np.mean(np.all(tokens == examples.tgt_out, axis=1)))
     assert 0.5 <= expected < 1  # partly trained: right and wrong answers both occur
     assert evaluate(trained.model, "copy") == expected == trained.final_accuracy
+
+
+def test_lean_greedy_decoding_gives_generates_tokens_exactly(trained):
+    examples = held_out("copy")
+    for model, src, steps in ((trained.model, examples.src[:200], 6),
+                              (Transformer(SMALL, seed=2), examples.src[:7, :5], 7),
+                              (Transformer(ModelConfig(), seed=1), examples.src[:3], 1)):
+        expected = model.generate(src, BOS, steps).tokens
+        assert np.array_equal(greedy_decode(model, src, BOS, steps), expected)
+    with pytest.raises(ValueError, match="steps must be in"):
+        greedy_decode(trained.model, examples.src[:2], BOS, 16)
+
+
+def test_a_forward_only_lean_tape_keeps_nothing_and_refuses_backward():
+    tape = LeanTape(for_backward=False)
+    x = tape.input("x", np.ones(3))
+    y = (x * 2.0).sum()
+    assert len(tape.tensors) == 4 and x.id == 0 and y.id == 3 and not tape.calls
+    with pytest.raises(RuntimeError, match="kept nothing"):
+        tape.backward(y)
 
 
 def test_training_depends_only_on_the_seed():
