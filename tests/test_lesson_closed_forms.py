@@ -190,6 +190,7 @@ def test_lesson_06_attention_by_hand():
     by_hand_close(got["one-score"], a["Q"][1] @ a["K"][2])
     by_hand_close(got["scaled-score"], a["S"][0, 1, 2] / np.sqrt(a["d_k"]))
     by_hand_close(got["missing-weight"], 1 - a["A"][0, 1, 0] - a["A"][0, 1, 1])
+    assert got["most-attended"] == int(np.argmax(a["A"][0, 2])) == int(np.argmax(a["S"][0, 2]))
     by_hand_close(got["context-entry"], a["A"][0, 0] @ a["V"][:, 0])
     by_hand_close(got["softmax-backward"], a["g_S"][0, 1, 0])
     by_hand_close(got["scale-backward"], a["g_S"][0, 1, 0] / np.sqrt(a["d_k"]))
