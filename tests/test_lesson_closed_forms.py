@@ -66,20 +66,26 @@ def test_lesson_01_derivative_by_hand():
 
 
 def test_lesson_02_descent_by_hand():
-    """L = (2w + b − 5)²; one SGD step; first-order ΔL = −lr·|g|²; the best of three rates."""
+    """L = (w·x + b − y)²; one SGD step; first-order ΔL = −lr·|g|²; the best of three rates."""
     lesson = LESSONS["02-gradient-descent"]
-    assert "w * 2" in lesson.scenario["program"] and "pred - 5" in lesson.scenario["program"]
-    w, b, lr = lesson.scenario["inputs"]["w"], lesson.scenario["inputs"]["b"], lesson.scenario["lr"]
-    err = 2 * w + b - 5
-    g_w, g_b = 2 * err * 2, 2 * err
+    w, b, x, y = (float(lesson.scenario["inputs"][k]) for k in "wbxy")
+    lr = lesson.scenario["lr"]
+    err = w * x + b - y
+    g_w, g_b = 2 * err * x, 2 * err
+
+    def error_after(rate):
+        return (w - rate * g_w) * x + (b - rate * g_b) - y
+
     got = engine_answers("02-gradient-descent")
     by_hand_close(got["new-w"], w - lr * g_w)
     by_hand_close(got["predicted-drop"], -lr * (g_w ** 2 + g_b ** 2))
-    by_hand_close(got["actual-loss"], (2 * (w - lr * g_w) + (b - lr * g_b) - 5) ** 2)
-    by_hand_close(got["overshoot-error"], 2 * (w - 0.25 * g_w) + (b - 0.25 * g_b) - 5)
-    losses = [(2 * (w - r * g_w) + (b - r * g_b) - 5) ** 2 for r in (0.01, 0.1, 0.25)]
-    assert got["best-lr"] == int(np.argmin(losses))
-    assert (got["overshoot-error"] ** 2 > err ** 2) and got["best-lr"] == 1  # as the prose says
+    by_hand_close(got["actual-loss"], error_after(lr) ** 2)
+    by_hand_close(got["overshoot-error"], error_after(0.25))
+    losses = [error_after(rate) ** 2 for rate in (0.01, 0.1, 0.25)]
+    assert got["best-lr"] == int(np.argmin(losses)) == 1  # the prose: 0.1 lands on the bottom
+    assert losses[1] < 1e-24 and losses[2] > err ** 2  # … and 0.25 climbs above the start
+    _, timeline = run("02-gradient-descent")
+    assert [s.name for s in timeline.steps if s.phase == "update"] == ["w", "b"]
 
 
 def test_lesson_03_chain_rule_by_hand():
