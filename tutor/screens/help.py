@@ -90,7 +90,7 @@ LONG = {
     "previous": "previous step — step backward in time",
     "step_into": "step into the current block (one level finer)",
     "step_out": "step out: finish the enclosing block (one level coarser)",
-    "twin": "jump between an op's forward step and its backward step",
+    "other_half": "jump between an op's forward step and its backward step",
     "backward_start": "jump to the start of the backward pass",
     "go": "go to a step by name (fuzzy search)",
     "back": "undo the last move",

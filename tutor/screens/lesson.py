@@ -33,22 +33,23 @@ class LessonScreen(StepperScreen):
         self.placements = run.placements
         saved = store.quiz_results(self.lesson.id)
         self.results: dict[str, str] = {q: r.get("result", "") for q, r in saved.items()}
-        self._section_shown: int | None = -1
-        self._section_cache: dict[int, str] = {}
+        self._section_shown: str | None = None
         self._save_timer = None
         self._quiz_open = False
         self._asked_at: int | None = None
 
     # lifecycle ----------------------------------------------------------------------
+    def compose_side(self):
+        prose = Markdown("", id="prose")
+        prose.can_focus = False
+        yield prose
+
     def on_mount(self) -> None:
         self.add_class("lesson")
         warning = self.store.open_lesson(self.lesson.id)
         position = self.store.restore_position(self.lesson.id, self.run.timeline.steps)
         if position:
             self.run.timeline.jump(position)
-        prose = Markdown("", id="prose")
-        prose.can_focus = False
-        self.query_one("#side").mount(prose)
         super().on_mount()
         if warning:
             self.notify(warning, severity="warning", timeout=8)
@@ -140,25 +141,23 @@ class LessonScreen(StepperScreen):
 
     # prose -----------------------------------------------------------------------------
     def _show_section(self) -> None:
-        index = self.placements.section_of[self.session.timeline.position]
-        if index == self._section_shown:
-            return
-        self._section_shown = index
-        self.query_one("#prose", Markdown).update(self._section_markdown(index))
+        """The section for this step, its numbers filled in at this step (the Markdown
+        is rebuilt only when the text changes)."""
+        text = self._section_markdown(self.placements.section_of[self.session.timeline.position])
+        if text != self._section_shown:
+            self._section_shown = text
+            self.query_one("#prose", Markdown).update(text)
 
     def _section_markdown(self, index: int | None) -> str:
         if index is None:
             return f"# {self.lesson.title}\n\n{self.lesson.summary}"
-        if index not in self._section_cache:
-            section = self.placements.sections[index]
-            at = self.placements.first_step_of_section(index)
-            try:
-                text = render(section.text, StepContext(self.session.timeline, at))
-            except ExpressionError as error:
-                text = f"{section.text}\n\n*(a number here could not be filled in: {error})*"
-            title = f"## {section.title}\n\n" if section.title else ""
-            self._section_cache[index] = title + text
-        return self._section_cache[index]
+        section = self.placements.sections[index]
+        try:
+            text = render(section.text, StepContext(self.session.timeline))
+        except ExpressionError as error:
+            text = f"{section.text}\n\n*(a number here could not be filled in: {error})*"
+        title = f"## {section.title}\n\n" if section.title else ""
+        return title + text
 
     def card_sentence(self) -> str | None:
         return None

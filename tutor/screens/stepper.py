@@ -63,7 +63,7 @@ class StepperScreen(Screen):
         Binding("left", "previous", "prev", show=False),
         Binding("s", "step_into", "into"),
         Binding("o", "step_out", "out"),
-        Binding("b", "twin", "fwd⇄bwd"),
+        Binding("b", "other_half", "fwd⇄bwd"),
         Binding("B", "backward_start", "to backward", key_display="B"),
         Binding("g", "go", "go to"),
         Binding("u", "back", "undo move", show=False),
@@ -99,10 +99,15 @@ class StepperScreen(Screen):
                 yield Vertical(id="tools")
             with Vertical(id="side"):
                 yield ArchMap(id="map")
+                yield from self.compose_side()
 
         yield Static(id="torch")
         yield Static("", id="too-small")
         yield Footer()
+
+    def compose_side(self) -> ComposeResult:
+        """Extra widgets under the map (a lesson's prose)."""
+        return iter(())
 
     def on_mount(self) -> None:
         self._attach_tools()
@@ -297,7 +302,7 @@ class StepperScreen(Screen):
     def action_step_out(self) -> None:
         self._move(self.session.timeline.step_out)
 
-    def action_twin(self) -> None:
+    def action_other_half(self) -> None:
         self._move(self.session.timeline.jump_to_twin)
 
     def action_backward_start(self) -> None:

@@ -21,7 +21,7 @@ LABELS = {
     "ff": "feed-forward",
     "norm": "final layer norm",
     "generator": "linear → logits",
-    "loss": "softmax · cross-entropy",
+    "loss": "loss",
     "probs": "softmax → probabilities",
     "argmax": "argmax → next token",
     "lookup": "embedding lookup",
@@ -33,8 +33,10 @@ UPDATE_ALIASES = {"norm1": "add_norm1", "norm2": "add_norm2", "norm3": "add_norm
                   "linear1": "ff", "linear2": "ff"}
 
 
-def label_for(path: tuple[str, ...]) -> str:
+def label_for(path: tuple[str, ...], op: str = "") -> str:
     last = path[-1]
+    if last == "loss" and op == "cross_entropy":
+        return "softmax · cross-entropy"
     if last.startswith("layers."):
         return f"layer {last.split('.', 1)[1]}"
     if last.startswith("token_"):
@@ -51,6 +53,7 @@ class ArchMap(Static):
         tree = timeline.scope_tree()
         forward = next((c for c in tree.children if c.label == "forward"), None)
         self._blocks = forward.children if forward is not None else []
+        self._ops = {s.path[1:]: s.op_name for s in timeline.steps if s.phase == "forward"}
 
     def show(self, timeline: Timeline) -> None:
         step = timeline.step
@@ -74,7 +77,7 @@ class ArchMap(Static):
             marked = row is here
             text.add(("▶ " if marked else "  ") + "  " * indent, "yellow")
             style = "bold black on yellow" if marked else ("bold" if indent == 0 else "")
-            text.add(label_for(path), style)
+            text.add(label_for(path, self._ops.get(path, "")), style)
             if indent == 0 and i + 1 < len(rows) and rows[i + 1][0] == 0:
                 text.add(f"\n  {arrow}", "dim")
             text.add("\n")
