@@ -29,7 +29,9 @@ class Worked:
     value: float
 
     def __str__(self) -> str:
-        return f"{self.target} = {self.symbolic} = {self.numeric} = {fmt(self.value)}"
+        value = fmt(self.value)
+        numeric = "" if self.numeric == value else f"{self.numeric} = "
+        return f"{self.target} = {self.symbolic} = {numeric}{value}"
 
 
 class Op:

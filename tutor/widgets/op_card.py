@@ -33,7 +33,8 @@ class OpCard(Static):
             text.add("worked   ", "dim")
             text.add(f"{worked.target} = ", "bold")
             text.add(f"{worked.symbolic} = ", "italic")
-            text.add(f"{worked.numeric} = ")
+            if worked.numeric != _value(worked.value):  # a lookup's number is its value
+                text.add(f"{worked.numeric} = ")
             text.add(_value(worked.value), "bold yellow")
             text.add("\n")
         for line in view.accumulations:
