@@ -175,3 +175,48 @@ def test_worked_elements_carry_the_true_numbers(case):
         worked = op.worked_backward(which, gi, xs, y, upstream, g, attrs)
         assert worked.value == pytest.approx(float(g[gi]), abs=1e-12)
         assert "∂L/∂" in worked.target
+
+
+FUNCTIONS = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
+
+
+def _as_arithmetic(text: str) -> str:
+    """The op card's worked numbers as plain arithmetic the expression parser reads."""
+    import re
+
+    text = text.replace("^", "**").replace("²", "**2").replace("≈0", "0")
+    return re.sub(r"relu′\(([^()]*)\)", r"((\1) > 0)", text)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_worked_arithmetic_evaluates_to_the_value_shown(case):
+    """Evaluate the numbers the op card prints (4 significant digits each) with the safe
+    expression parser: they must come to the value it states, so the card's arithmetic
+    is right, not just its final number."""
+    from tutor.expressions import ExpressionError, evaluate
+
+    name, xs, attrs = case
+    op = OPS[name]
+    y, saved = op.forward(*xs, **attrs)
+    y = np.asarray(y)
+    upstream = RNG.normal(size=y.shape)
+    grads = op.backward(upstream, saved)
+    workeds = [op.worked_forward(tuple(0 for _ in y.shape), xs, y, attrs)]
+    for which, g in enumerate(grads):
+        if g is not None:
+            g = np.asarray(g)
+            workeds.append(op.worked_backward(which, tuple(n - 1 for n in g.shape), xs, y,
+                                              upstream, g, attrs))
+    checked = 0
+    for worked in workeds:
+        if "…" in worked.numeric or "upstream" in worked.numeric:
+            continue  # an elided sum, or a move whose number is a reference
+        for part in worked.numeric.split(" = "):  # "a × relu′(x) = a × 1": each side
+            try:
+                value = evaluate(_as_arithmetic(part), FUNCTIONS)
+            except ExpressionError as error:
+                pytest.fail(f"{name}: cannot read {part!r}: {error}")
+            assert float(value) == pytest.approx(worked.value, rel=5e-3, abs=5e-4), str(worked)
+        checked += 1
+    assert checked or name in ("embedding", "transpose", "reshape", "split_heads", "merge_heads",
+                               "masked_fill", "softmax", "linear", "matmul", "layer_norm")

@@ -254,8 +254,10 @@ class _Unary(Op):
     def worked_backward(cls, which, index, xs, y, g, grad, attrs):
         x = xs[0]
         local = cls.local(x[index], y[index])
-        label = cls.local_label.format(x=fmt(x[index]), y=fmt(y[index]))
-        return Worked(f"∂L/∂x{idx(index)}", f"upstream × {cls.local_label.format(x='x', y='y')}",
+        label = cls.local_label.format(x=fmt(x[index]), y=fmt(y[index]), xp=paren(x[index]),
+                                       yp=paren(y[index]))
+        symbolic = cls.local_label.format(x="x", y="y", xp="x", yp="y")
+        return Worked(f"∂L/∂x{idx(index)}", f"upstream × {symbolic}",
                       f"{paren(g[index])} × {label} = {paren(g[index])} × {paren(local)}",
                       float(grad[index]))
 
@@ -290,7 +292,7 @@ class Log(_Unary):
     formula = "y = ln x"
     derivative = "∂y/∂x = 1/x"
     torch = "torch.log({x})"
-    local_label = "1/{x}"
+    local_label = "1/{xp}"
 
     @staticmethod
     def forward(x):
@@ -314,7 +316,7 @@ class Tanh(_Unary):
     formula = "y = tanh x"
     derivative = "∂y/∂x = 1 − tanh²x = 1 − y²"
     torch = "torch.tanh({x})"
-    local_label = "(1 − {y}²)"
+    local_label = "(1 − {yp}²)"
 
     @staticmethod
     def forward(x):
