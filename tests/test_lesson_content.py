@@ -12,7 +12,7 @@ import pytest
 
 from tutor.lessons import build_for_check, check_lessons, lesson_files, load_lessons
 
-MIN_LESSONS = 7
+MIN_LESSONS = 14
 MIN_QUIZZES = 3
 
 REPORT = check_lessons()

@@ -25,6 +25,8 @@ def cell_text(value: float) -> str:
         return f"{value:+.3f}"
     if 10 <= magnitude < 1000:
         return f"{value:+.2f}" if magnitude < 100 else f"{value:+.1f}"
+    if magnitude >= 9.5e99 or magnitude < 9.5e-100:  # three-digit exponents do not fit
+        return ("+" if value > 0 else "-") + ("huge" if magnitude >= 1 else "tiny")
     return f"{value:+.0e}"
 
 

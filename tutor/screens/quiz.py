@@ -11,6 +11,11 @@ from textual.widgets import Button, Input, Static
 
 from ..quiz import QuizSession
 
+
+def reflow(text: str) -> str:
+    """Join the single line breaks of a TOML string into spaces; keep blank lines."""
+    return "\n\n".join(" ".join(part.split()) for part in text.split("\n\n"))
+
 HOW_TO_ANSWER = {
     "number": "a number: 0.37, -1/4, 3e-2, or arithmetic like 0.37*0",
     "shape": "a shape: (3, 4), 3x4 or [3,4]",
@@ -41,7 +46,7 @@ class QuizScreen(ModalScreen[str]):
         with Vertical(id="quiz"):
             yield Static(self.quiz_title, id="quiz-title")
             with VerticalScroll(id="quiz-body"):
-                yield Static(s.prompt_text(), id="prompt", markup=False)
+                yield Static(reflow(s.prompt_text()), id="prompt", markup=False)
                 if s.quiz.kind == "choice":
                     yield Static("\n".join(s.choice_lines()), id="choices", markup=False)
                 yield Static(id="hints", markup=False)
@@ -88,7 +93,7 @@ class QuizScreen(ModalScreen[str]):
         if hint is None:
             self.notify("No more hints: try an answer, or skip (F3).")
             return
-        self._hints.append(f"hint {self.session.hints_used}: {hint}")
+        self._hints.append(f"hint {self.session.hints_used}: {reflow(hint)}")
         self.query_one("#hints", Static).update("\n".join(self._hints))
         self.query_one("#hint", Button).disabled = self.session.hints_left == 0
 
@@ -100,7 +105,7 @@ class QuizScreen(ModalScreen[str]):
             self._finish()
 
     def _finish(self) -> None:
-        self.query_one("#explanation", Static).update("Why: " + self.session.explanation())
+        self.query_one("#explanation", Static).update("Why: " + reflow(self.session.explanation()))
         for button in ("#check", "#hint", "#skip", "#later"):
             self.query_one(button, Button).display = False
         answer = self.query_one(Input)
