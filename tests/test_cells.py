@@ -82,3 +82,31 @@ def test_panel_shows_nan_inf_exact_zero_and_elides():
     assert "nan" in first and "-inf" in first and " 0 " in first + " "
     assert any("⋮" in line for line in lines)
     assert lines[-1].lstrip().startswith("39")
+
+
+def test_small_gradients_keep_three_digits_under_a_common_factor():
+    from textual.app import App
+
+    from tutor.cells import common_exponent
+    from tutor.widgets.tensor_view import TensorView
+
+    assert common_exponent(0.5) == 0 and common_exponent(0.0031) == -3
+    assert common_exponent(25_000.0) == 4 and common_exponent(0.0) == 0
+    values = np.array([[-0.0011577, 0.00093], [0.0, 0.0042]])
+
+    class Host(App):
+        def compose(self):
+            yield TensorView(id="v")
+
+    async def go():
+        app = Host()
+        async with app.run_test(size=(60, 10)) as pilot:
+            view = app.query_one(TensorView)
+            view.show(TensorSlot("down0", "downstream", "x", values, "downstream"), (0, 0))
+            await pilot.pause()
+            return view.text_lines(), str(view.border_subtitle)
+
+    lines, subtitle = asyncio.run(go())
+    assert "×1e-3" in subtitle
+    assert "-1.158" in lines[1] and "+0.930" in lines[1]
+    assert "+4.200" in lines[2] and " 0" in lines[2]

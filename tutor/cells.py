@@ -80,3 +80,11 @@ def visible(n: int, capacity: int, cursor: int) -> list[int | None]:
 def leading_indices(shape: tuple) -> list[tuple]:
     """Every index of the axes in front of the last two (the 2-D slices of a tensor)."""
     return list(np.ndindex(*shape[:-2])) if len(shape) > 2 else [()]
+
+
+def common_exponent(scale: float) -> int:
+    """numpy's trick for a panel of very small or very large numbers: print them times a
+    common factor 10^e so each keeps three digits (0 = no factor needed)."""
+    if not math.isfinite(scale) or scale == 0.0 or 1e-2 <= scale < 1e3:
+        return 0
+    return math.floor(math.log10(scale))

@@ -12,7 +12,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..cells import CELL_WIDTH, LEVELS, cell_text, finite_scale, leading_indices, level, visible
+from ..cells import (CELL_WIDTH, LEVELS, cell_text, common_exponent, finite_scale,
+                     leading_indices, level, visible)
 from ..stepview import TensorSlot, shape_text
 
 
@@ -65,6 +66,7 @@ class TensorView(Widget, can_focus=True):
         self.slot: TensorSlot | None = None
         self._array: np.ndarray | None = None
         self._scale = 0.0
+        self._exponent = 0
         self._rows: list[int | None] = []
         self._cols: list[int | None] = []
         self._col_x: list[tuple[int, int, int | None]] = []
@@ -86,7 +88,10 @@ class TensorView(Widget, can_focus=True):
             short = ".".join(slot.name.split(".")[-2:])
             self.border_title = (f"{slot.label} · {short} "
                                  f"{shape_text(shape) if shape is not None else ''}")
-            self.border_subtitle = slot.note
+            exponent = self._exponent = (common_exponent(self._scale) if self._array is not None
+                                         and self._array.ndim else 0)
+            factor = f"values ×1e{exponent}" if exponent else ""
+            self.border_subtitle = " · ".join(part for part in (factor, slot.note) if part)
         self.set_reactive(TensorView.cursor, self._clip(cursor if cursor is not None
                                                          else self.cursor))
         self.refresh()
@@ -189,7 +194,7 @@ class TensorView(Widget, can_focus=True):
         if a.ndim == 0:
             self._rows, self._cols, self._col_x = [], [], []
             value = float(a)
-            lines.append([Segment(" " + cell_text(value), base + self._style(value))])
+            lines.append([Segment(" " + cell_text(value), base + self._style(value))])  # exact
             return [self._strip(line, width) for line in lines]
         grid = a.reshape(1, -1) if a.ndim == 1 else a[tuple(self.cursor[:-2])]
         n_rows, n_cols = grid.shape
@@ -213,6 +218,7 @@ class TensorView(Widget, can_focus=True):
         integer = a.dtype.kind in "iub"
         ellipsis_cell = Segment("…".rjust(CELL_WIDTH), axis)
         scale = self._scale
+        unit = 10.0 ** self._exponent
         for row in self._rows:
             if row is None:
                 lines.append([Segment(" " * label_width + "⋮", axis)])
@@ -230,7 +236,7 @@ class TensorView(Widget, can_focus=True):
                     text, style = str(int(value)), styles[0]
                 else:
                     value = float(value)
-                    text = cell_text(value)
+                    text = cell_text(value / unit if unit != 1.0 else value)
                     if value == 0.0:
                         style = zero
                     elif value != value or value in (float("inf"), float("-inf")):
