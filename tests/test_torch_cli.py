@@ -88,8 +88,8 @@ def test_without_trace_the_stepper_opens_on_the_record(monkeypatch, capsys):
     import tutor.explore
     opened = {}
 
-    def fake_stepper(timeline, title):
-        opened.update(timeline=timeline, title=title)
+    def fake_stepper(timeline, title, **extras):
+        opened.update(timeline=timeline, title=title, extras=extras)
         return 0
 
     monkeypatch.setattr(tutor.explore, "run_stepper", fake_stepper)
@@ -97,6 +97,7 @@ def test_without_trace_the_stepper_opens_on_the_record(monkeypatch, capsys):
     assert code == 0
     assert isinstance(opened["timeline"], Timeline) and opened["title"] == "mlp.py:make — MLP"
     assert len(opened["timeline"]) == 12
+    assert opened["extras"] == {"notes": []}  # the notes go to the stepper, to show once
 
 
 def test_without_a_stepper_the_record_is_printed_with_a_note(monkeypatch, capsys):

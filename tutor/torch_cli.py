@@ -274,4 +274,4 @@ def run_torch(args) -> int:
         return 0
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    return run_stepper(timeline, title=title)
+    return run_stepper(timeline, title=title, notes=notes)
