@@ -243,3 +243,26 @@ def test_the_tools_add_no_import_to_the_stepper_start():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_run_recorded_from_pytorch_says_it_cannot_be_re_run():
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    from tutor.session import Session
+    from tutor.torch_cli import prepare
+
+    fixture = Path(__file__).parent / "fixtures" / "torch_models" / "mlp.py"
+    timeline, title, _ = prepare(Namespace(target=str(fixture), shapes_only=False))
+    session = Session(timeline, title)
+
+    async def script(pilot, screen):
+        texts = []
+        for key in ("plus", "d"):
+            await pilot.press(key)
+            await pilot.pause()
+            texts.append(pane_of(screen).plain)
+        return texts
+
+    for text in drive(session, script):
+        assert "recorded from PyTorch" in text

@@ -130,17 +130,16 @@ class TrainingScreen(Screen):
         if run.accuracies:
             step, accuracy = run.accuracies[-1]
             status.add(" · held-out ", "dim").add(f"{accuracy:.0%}")
-            status.add(f" (step {step})", "dim")
+            status.add(f" @{step}", "dim")
         if self.train_time > 0 and done:
-            status.add(f" · {done / self.train_time:.0f} steps/s", "dim")
-        status.add(f" · {run.optimizer} lr {run.lr:g} seed {run.seed}", "dim")
+            status.add(f" · {done / self.train_time:.0f}/s", "dim")
+        status.add(f"\n{run.optimizer} lr {run.lr:g} · ", "dim")
         if self.saved is not None:
-            status.add(f"\nweights saved to {self.saved}", "green")
+            status.add(f"weights saved to {self.saved}", "green")
         elif self.problem:
-            status.add(f"\n{self.problem}", "red")
+            status.add(self.problem, "red")
         elif self.out is not None and not self.finished:
-            status.add(f"\nthe weights go to {self.out} when training ends "
-                       "(quitting before saves nothing)", "dim")
+            status.add(f"saves to {self.out} when done; q before saves nothing", "dim")
         self.query_one("#train-status", Static).update(status.content())
         self.query_one("#train-step", Static).update(self._step_line().content())
         key = (done, self.selected)
@@ -161,8 +160,8 @@ class TrainingScreen(Screen):
             return text.add("waiting for the first step …", "dim")
         run = self.training
         text.add("step ", "dim").add(f"{step}", "bold yellow")
-        text.add(f"  loss {run.losses[step - 1]:.6f}  lr {run.rates[step - 1]:.3g}")
-        text.add("   ← → choose a step · o open it in the stepper · space pause", "dim")
+        text.add(f" · loss {run.losses[step - 1]:.6f} · lr {run.rates[step - 1]:.3g}")
+        text.add("   ← → choose · o open in the stepper", "dim")
         return text
 
     def _plot(self) -> None:

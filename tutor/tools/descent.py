@@ -81,7 +81,9 @@ def no_descent_reason(tape) -> str | None:
         return f"Backward ran from {tape.loss.name}, which is not one number (a loss)."
     if not parameters(tape):
         return "This run has no weights (parameters) to update."
-    return None
+    from .nudge import not_replayable_reason
+
+    return not_replayable_reason(tape)
 
 
 # steps of descent ------------------------------------------------------------------------
@@ -167,8 +169,13 @@ def focus_parameter(screen) -> tuple[Tensor, tuple, str]:
 
 # actions ---------------------------------------------------------------------------------
 def learning_rate(screen) -> float:
+    """The learner's lr (< >), else the run's own SGD update lr, else the session's."""
     if screen in _lr:
         return _lr[screen]
+    timeline = screen.session.timeline
+    for step in timeline.steps[timeline.update_start:]:
+        if step.update.optimizer == "sgd":
+            return float(step.update.lr)
     return float(getattr(screen.session, "lr", None) or DEFAULT_LR)
 
 

@@ -113,15 +113,25 @@ def _clip(index: tuple, shape: tuple) -> tuple:
     return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))
 
 
+def not_replayable_reason(tape) -> str | None:
+    """A run recorded from PyTorch (``tutor torch``) keeps PyTorch's ops, whose forward the
+    engine does not re-run; say so instead of failing."""
+    if any(getattr(node.op, "recorded", False) for node in tape.nodes):
+        return ("This run was recorded from PyTorch: its ops run in PyTorch, not in the "
+                "engine, so the forward pass cannot be re-run here with a number changed. "
+                "Try it in `tutor explore` or a lesson.")
+    return None
+
+
 def no_loss_reason(tape) -> str | None:
-    """Why this run cannot be nudged (no scalar loss), or None."""
+    """Why this run cannot be nudged (no scalar loss, ops it cannot re-run), or None."""
     if tape.loss is None:
         return ("This run has no loss (a decoding run goes forward only), so there is nothing "
                 "to measure. Nudge in `tutor explore` or in a lesson with a backward pass.")
     if tape.loss.value.size != 1:
         return (f"Backward ran from {tape.loss.name}, which is not one number: a nudge "
                 "measures the change of a single loss.")
-    return None
+    return not_replayable_reason(tape)
 
 
 def measure(tape, target: Target, eps: float, sign: int) -> NudgeReport:

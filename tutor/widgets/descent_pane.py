@@ -41,7 +41,7 @@ def descent_parts(trail: DescentTrail, focus: ElementStep, compact: bool = False
     text.add("   ΔL ", "dim").add(delta_text(after - before)).add("\n")
     text.add("first order ΔL ≈ −lr·Σg² = ", "dim").add(delta_text(predicted))
     if not after < before:
-        text.add(" — the step overshot: try <", "yellow")
+        text.add(" — overshot: try <", "yellow")
     elif abs(after - before) < 0.5 * abs(predicted):
         text.add(" — the surface curves", "dim")
     text.add("\n")
