@@ -33,15 +33,31 @@ import sys
 import time
 import warnings
 
-import numpy as np
+
+def _threads_from_argv(argv) -> int | None:
+    """``--threads N`` must reach OpenBLAS before NumPy loads it, so it is read here."""
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv) and argv[i + 1].isdigit():
+            return int(argv[i + 1])
+        if arg.startswith("--threads=") and arg.split("=", 1)[1].isdigit():
+            return int(arg.split("=", 1)[1])
+    return None
+
+
+if _threads_from_argv(sys.argv[1:]):
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = str(_threads_from_argv(sys.argv[1:]))
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from engine.memory import reuse_freed_memory  # noqa: E402
 from engine.model import Transformer  # noqa: E402
 from engine.tasks import BOS, DEFAULT_LENGTH, held_out, make_batch  # noqa: E402
-from engine.train import (DEFAULT_BATCH, DEFAULT_EVAL_EVERY, DEFAULT_LR, DEFAULT_STEPS,  # noqa: E402
-                          default_config, default_warmup, learning_rate_at, train)
+from engine.train import (DEFAULT_BATCH, DEFAULT_EVAL_EVERY,  # noqa: E402
+                          DEFAULT_LR, DEFAULT_STEPS, default_config, default_warmup,
+                          learning_rate_at, train)
 
 TARGET_SECONDS = 60.0
 
@@ -92,8 +108,8 @@ def torch_loop(task, seed, dtype_name):
         tokens = torch.full((src.shape[0], 1), BOS, dtype=torch.int64)
         with torch.inference_mode():
             for length in range(1, DEFAULT_LENGTH + 1):
-                step_mask = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=dtype)
-                chosen = logits(src, tokens, step_mask)[:, -1].argmax(dim=-1)
+                causal = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=dtype)
+                chosen = logits(src, tokens, causal)[:, -1].argmax(dim=-1)
                 tokens = torch.cat([tokens, chosen[:, None]], dim=1)
         twin.modules.train()
         return float((tokens[:, 1:].numpy() == examples.tgt_out).all(axis=1).mean())
@@ -139,9 +155,6 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="engine only")
     args = parser.parse_args(argv)
 
-    if args.threads:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
     memory = reuse_freed_memory()
     warnings.filterwarnings("ignore", message="enable_nested_tensor")
     kinds = ["engine"] if args.no_torch else ["engine", "float64", "float32"]
@@ -154,7 +167,8 @@ def main(argv=None) -> int:
           f"{DEFAULT_BATCH}, Adam lr {DEFAULT_LR['adam']} (warm-up {default_warmup(DEFAULT_STEPS)},"
           f" cosine to a tenth), held-out exact match every {DEFAULT_EVAL_EVERY} steps on "
           f"{len(held_out(args.task).src)} sequences of length {DEFAULT_LENGTH}")
-    print(f"reuse_freed_memory: {memory}; cores: {os.cpu_count()}"
+    print(f"reuse_freed_memory: {memory}; cores: {os.cpu_count()}; BLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}"
           + ("" if args.no_torch else f"; torch threads: {threads}"))
 
     best: dict[str, Timing] = {}
