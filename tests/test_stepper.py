@@ -249,3 +249,30 @@ def test_clicking_an_op_in_the_tree_jumps_there():
             return session.timeline.step.name
 
     assert run(go()) == "src_embed.add_position"
+
+
+def test_a_shapes_only_recording_says_so_instead_of_printing_placeholders():
+    pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    from engine.timeline import Timeline
+    from engine.torch_record import record_module
+    from tutor.session import Session
+
+    spec = importlib.util.spec_from_file_location(
+        "fixture_mlp", Path(__file__).parent / "fixtures" / "torch_models" / "mlp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model, x, loss_fn = module.make()
+    record = record_module(model, x, loss_fn, shapes_only=True)
+    session = Session(Timeline(record), "mlp (shapes only)")
+
+    def check(screen):
+        panels = panel_texts(screen)
+        card = text_of(screen.query_one(OpCard))
+        return panels, card
+
+    panels, card = run(_drive(session, ["n", "n"], check=check))
+    assert panels and all("shape only" in text and "nan" not in text for text in panels.values())
+    assert "worked" not in card

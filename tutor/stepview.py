@@ -7,7 +7,7 @@ lives here, so tests can check it without a terminal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class TensorSlot:
     value: np.ndarray | None
     role: str  # "input" | "output" | "upstream" | "downstream" | "total" | "param"
     note: str = ""
+    shape_only: bool = False  # recorded with --shapes-only: the value is a placeholder
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def build_view(timeline: Timeline, position: int | None = None) -> StepView:
                 label = op.inputs[i] if i < len(op.inputs) else f"input {i}"
                 slots.append(TensorSlot(f"in{i}", f"input {label} (no gradient)", x.name,
                                         x.value, "input"))
+    slots = _mark_shape_only(timeline, slots)
     return StepView(
         position=position, total=len(timeline), phase=step.phase, name=step.name,
         op_name=op.name, unit_path=timeline.unit_path() if position == timeline.position else step.path,
@@ -126,6 +128,14 @@ def short_name(tensor) -> str:
     their last part (``scaled_scores``)."""
     parts = tensor.name.split(".")
     return ".".join(parts[-2:]) if tensor.kind == "param" else parts[-1]
+
+
+def _mark_shape_only(timeline: Timeline, slots: list[TensorSlot]) -> list[TensorSlot]:
+    """A PyTorch model recorded with --shapes-only has shapes but no values."""
+    if not getattr(timeline.tape, "shapes_only", False):
+        return slots
+    return [replace(slot, shape_only=True) if slot.value is not None and
+            np.asarray(slot.value).dtype.kind == "f" else slot for slot in slots]
 
 
 def _torch_line(step: Step) -> str:
@@ -153,6 +163,7 @@ def _update_view(timeline: Timeline, step: Step) -> StepView:
         formula = f"w ← w − lr · ∂L/∂w   (lr = {fmt(u.lr)})"
         derivative = "a small step against the gradient lowers the loss by about lr·|g|²"
         torch_line = f"with torch.no_grad(): {u.name.split('.')[-1]} -= {fmt(u.lr)} * w.grad"
+    slots = _mark_shape_only(timeline, slots)
     return StepView(
         position=step.index, total=len(timeline), phase="update", name=step.name,
         op_name=u.optimizer, unit_path=step.path, depth_label=depth_label(timeline),
@@ -163,6 +174,8 @@ def _update_view(timeline: Timeline, step: Step) -> StepView:
 def worked_element(timeline: Timeline, position: int, slot_key: str, index: tuple) -> Worked | None:
     """The op card's worked example for the element ``index`` of panel ``slot_key``."""
     step = timeline.steps[position]
+    if getattr(timeline.tape, "shapes_only", False):
+        return None  # no values were recorded to work through
     if step.phase == "update":
         u = step.update
         if slot_key not in ("before", "grad", "after") or u.optimizer != "sgd":

@@ -237,6 +237,7 @@ class StepperScreen(Screen):
         if widget is not None:
             area.mount(widget)
         area.set_class(widget is not None, "open")
+        self.set_class(widget is not None, "tool-open")
 
     def selected_element(self) -> tuple:
         """(slot, index) of the element the op card works through: what a tool acts on."""

@@ -186,6 +186,9 @@ class TensorView(Widget, can_focus=True):
             return [self._strip([Segment("not yet: not computed at this step", base + DIM)],
                                 width)]
         a = self._array
+        if self.slot.shape_only:
+            return [self._strip([Segment(f"shape only {shape_text(a.shape)}: recorded with "
+                                         "--shapes-only, no values", base + DIM)], width)]
         if a.ndim > 2:
             lead = ", ".join(str(i) for i in self.cursor[:-2])
             lines.append([Segment(f"slice [{lead}, :, :]", base + AXIS),
