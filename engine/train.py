@@ -203,9 +203,10 @@ class TrainResult:
         return self.accuracies[-1][1] if self.accuracies else None
 
 
-def check_training_settings(steps, lr, optimizer, batch, warmup) -> None:
+def check_training_settings(steps, lr, optimizer, batch, warmup, eval_every=1) -> None:
     """ValueError naming the first impossible setting."""
-    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("warmup", warmup, 0)):
+    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("warmup", warmup, 0),
+                             ("eval_every", eval_every, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be a whole number ≥ {low}, got {value!r}")
     if optimizer not in OPTIMIZERS:
@@ -230,9 +231,12 @@ def train(task: str, steps: int = DEFAULT_STEPS, seed: int = 0, lr: float | None
     lr = DEFAULT_LR.get(optimizer, 0.0) if lr is None else lr
     if warmup is None and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         warmup = default_warmup(steps)
-    check_training_settings(steps, lr, optimizer, batch, warmup)
+    check_training_settings(steps, lr, optimizer, batch, warmup, eval_every)
     lr = float(lr)
     config = config or default_config()
+    if config.vocab_size < BOS + 1:
+        raise ValueError(f"the tasks need vocab_size ≥ {BOS + 1} (digits 0–9 and BOS = {BOS}), "
+                         f"got {config.vocab_size}")
     if length > config.max_len:
         raise ValueError(f"length {length} is longer than the model's max_len {config.max_len}")
     initial = Transformer(config, seed=seed)

@@ -211,6 +211,8 @@ def test_training_stops_once_the_target_accuracy_is_reached():
     (dict(batch=0), "batch must be"),
     (dict(warmup=-1), "warmup must be"),
     (dict(length=9), "longer than the model's max_len 8"),
+    (dict(eval_every=0), "eval_every must be"),
+    (dict(config=ModelConfig(vocab_size=10, d_model=8, n_heads=2)), "vocab_size ≥ 11"),
 ])
 def test_impossible_settings_are_refused_before_any_work(kwargs, message):
     settings = dict(task="copy", steps=2, config=SMALL) | kwargs
