@@ -20,7 +20,7 @@ from tutor.cli import main
 from tutor.decode_cli import decode_session
 from tutor.screens.stepper import StepperScreen
 from tutor.session import Session
-from tutor.tools.decode import find_decoding
+from tutor.tools.decoding import find_decoding
 from tutor.widgets.prob_bars import ProbBars
 from tutor.widgets.tool_pane import ToolPane
 

@@ -18,8 +18,8 @@ from tutor.app import TutorApp
 from tutor.screens.lr_lab import LrLabScreen
 from tutor.screens.stepper import StepperScreen
 from tutor.session import Session, explore_session
-from tutor.tools.descent import (ADAM_RATES, LABEL_ORDER, descend_losses, lab_curves, parameters,
-                                 pick_shown, rerun)
+from tutor.tools.descent_run import (ADAM_RATES, LABEL_ORDER, descend_losses, lab_curves,
+                                     parameters, pick_shown, rerun)
 from tutor.widgets.descent_pane import DescentPane
 from tutor.widgets.tool_pane import ToolPane
 

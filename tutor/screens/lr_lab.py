@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from ..tools.descent import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves, lab_rates,
-                             pick_shown, scan_summary)
+from ..tools.descent_run import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
+                                 lab_rates, pick_shown, scan_summary)
 from ..widgets.parts import Parts
 
 COLORS = {"crawls": "cyan", "converges": "green", "oscillates": "yellow", "diverges": "red"}

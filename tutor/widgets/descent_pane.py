@@ -3,8 +3,8 @@ before / gradient / after."""
 
 from __future__ import annotations
 
-from ..tools.descent import DescentTrail, ElementStep
-from ..tools.nudge import delta_text, index_text, value_text
+from ..tools.descent_run import DescentTrail, ElementStep
+from ..tools.nudge_measure import delta_text, index_text, value_text
 from .parts import Parts
 from .tool_pane import ToolPane
 

@@ -3,8 +3,8 @@ beside the change the gradient predicted, and the ε table."""
 
 from __future__ import annotations
 
-from ..tools.nudge import (NudgeReport, delta_text, index_text, measured_rows, ratio_text,
-                           symbol, value_text)
+from ..tools.nudge_measure import (NudgeReport, delta_text, index_text, measured_rows, ratio_text,
+                                   symbol, value_text)
 from .parts import Parts
 from .tool_pane import ToolPane
 

@@ -3,7 +3,7 @@ argmax on the left and a sample at temperature T on the right."""
 
 from __future__ import annotations
 
-from ..tools.decode import TOP_K, Comparison, DecodeRun, TokenStep, compare, token_name, top_k
+from ..tools.decoding import TOP_K, Comparison, DecodeRun, TokenStep, compare, token_name, top_k
 from .parts import Parts
 from .tool_pane import ToolPane
 
