@@ -102,6 +102,8 @@ def attach(screen) -> None:
     if decoding_of(screen) is None:
         return
     screen.on_step_hooks.append(lambda: refresh(screen))
+    screen.notify("A decoding run: at each token's softmax and argmax steps the bars show "
+                  "p(next token); k shows or hides them anywhere.", timeout=6)
 
 
 def shown_pane(screen):
