@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.memory import reuse_freed_memory
 from engine.train import (DEFAULT_LR, DEFAULT_STEPS, Progress as TrainProgress, save_weights,
                           train, weights_path)
 
@@ -86,6 +87,7 @@ def run_train(args) -> int:
     except BadArgument as problem:
         errors.print(f"tutor train: {problem}", markup=False, soft_wrap=True)
         return EXIT_BAD_ARGUMENTS
+    reuse_freed_memory()  # each step frees and reallocates the same big arrays
     if getattr(args, "ui", False):
         console.print("the training view is not available yet; training here in the terminal",
                       markup=False, soft_wrap=True)
