@@ -94,7 +94,7 @@ def test_greedy_decode_shown_pass_by_pass_equals_the_torch_twins_tokens(weights)
         assert f"token {k}/5 · reads {reads}▌ · mask {k}×{k} · appends {tokens[0, k]}" in text
         best = int(np.argmax(expected))
         assert f"{best} " in text and f"{expected[best]:.4f} ◀" in text
-        assert f"argmax picks {best}" in text
+        assert f"argmax → {best}" in text
 
 
 def test_temperature_keys_and_a_sampled_run(weights):
@@ -119,7 +119,7 @@ def test_temperature_keys_and_a_sampled_run(weights):
     for k, comparison, text in seen:
         with torch.no_grad():
             logits = twin.logits(src, decoding.tokens[:, :k])[0, -1]
-        assert comparison.recorded == "sample" and "the run sampled at T=2" in text
+        assert comparison.recorded == "sample" and "the run's sample, T=2 → " in text
         assert np.allclose(comparison.tempered_probs, torch.softmax(logits / 2, -1).numpy(),
                            atol=1e-12)
         assert comparison.greedy_pick == int(torch.argmax(logits))

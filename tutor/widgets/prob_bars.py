@@ -19,8 +19,8 @@ def bar(fraction: float, width: int) -> str:
 
 
 def probability_text(p: float) -> str:
-    """Four decimals, or e-notation below 0.0001 (so a tiny probability is not 0)."""
-    return f"{p:.4f}" if p >= 1e-4 or p == 0 else f"{p:.0e}"
+    """Four decimals, or two digits in e-notation below 0.001 (a tiny probability is not 0)."""
+    return f"{p:.4f}" if p >= 1e-3 or p == 0 else f"{p:.1e}"
 
 
 class ProbBars(ToolPane):
@@ -61,7 +61,7 @@ class ProbBars(ToolPane):
             text.add(f" (row 1 of {step.prefix.shape[0]})", "dim")
         text.add("  (< > T)\n" if width >= 70 else "\n", "dim")
         column = max((width - 3) // 2, 24)
-        bar_width = column - 16
+        bar_width = column - 17
         rows = TOP_K - 1 if compact else TOP_K
         left_title = "softmax(logits) → argmax"
         right_title = f"softmax(logits/{temperature:g}) → sample"
@@ -74,11 +74,11 @@ class ProbBars(ToolPane):
             text.add("   ")
             self._bar_row(text, name(rt), rp, bar_width, rt == c.sampled_pick)
             text.add("\n")
-        text.add("argmax picks ", "dim").add(name(c.greedy_pick), "bold green")
-        which = "the run sampled" if c.recorded == "sample" else "a sample"
-        pad = max(column - 13 - len(name(c.greedy_pick)), 1)
+        text.add("argmax → ", "dim").add(name(c.greedy_pick), "bold green")
+        pad = max(column - 9 - len(name(c.greedy_pick)), 1)
         text.add(" " * pad + "   ")
-        text.add(f"{which} at T={temperature:g} picks ", "dim")
+        which = "the run's sample" if c.recorded == "sample" else "a sample"
+        text.add(f"{which}, T={temperature:g} → ", "dim")
         text.add(name(c.sampled_pick), "bold magenta").add("\n")
         return text
 
@@ -86,5 +86,5 @@ class ProbBars(ToolPane):
     def _bar_row(text: Parts, label: str, p: float, width: int, picked: bool) -> None:
         text.add(f"{label:>3} ", "bold" if picked else "")
         text.add(bar(p, width), "green" if picked else "cyan")
-        text.add(f" {probability_text(p):>6}", "bold" if picked else "")
+        text.add(f" {probability_text(p):>7}", "bold" if picked else "")
         text.add(" ◀" if picked else "  ")
