@@ -105,7 +105,8 @@ def _build_expression(read: SpecReader, seed, lr, _resolver) -> Scenario:
     if not isinstance(raw_inputs, dict):
         raise ScenarioError("scenario.inputs", "must be a table of name = number or list")
     weights = read.get("params", list(raw_inputs))
-    if not isinstance(weights, list) or any(n not in raw_inputs for n in weights):
+    if not isinstance(weights, list) or any(not isinstance(n, str) or n not in raw_inputs
+                                            for n in weights):
         raise ScenarioError("scenario.params", f"must list input names (the weights the update "
                             f"step moves), from {', '.join(raw_inputs) or 'no inputs'}; "
                             f"got {weights!r:.60}")

@@ -25,9 +25,10 @@ def cell_text(value: float) -> str:
         return f"{value:+.3f}"
     if 10 <= magnitude < 1000:
         return f"{value:+.2f}" if magnitude < 100 else f"{value:+.1f}"
-    if magnitude >= 9.5e99 or magnitude < 9.5e-100:  # three-digit exponents do not fit
+    text = f"{value:+.0e}"
+    if len(text) > 6:  # a three-digit exponent does not fit
         return ("+" if value > 0 else "-") + ("huge" if magnitude >= 1 else "tiny")
-    return f"{value:+.0e}"
+    return text
 
 
 def level(value: float, scale: float) -> int:
