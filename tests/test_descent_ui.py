@@ -172,7 +172,7 @@ def test_the_lab_screen_plots_the_curves_and_escape_closes_it():
         await pilot.press("L")
         lab = app.screen
         assert isinstance(lab, LrLabScreen)
-        for _ in range(200):
+        for _ in range(1200):
             await pilot.pause(0.05)
             if lab.shown or lab.error:
                 break

@@ -39,11 +39,13 @@ def test_out_optimizer_and_lr_are_used(tmp_path, capsys):
     assert load_weights(target).config.d_model == 32
 
 
-def test_ui_flag_says_the_view_is_not_there_yet_and_trains_anyway(home, capsys):
+def test_ui_flag_opens_the_training_view_with_the_checked_arguments(home, monkeypatch):
+    import tutor.screens.training as training
+
+    calls = []
+    monkeypatch.setattr(training, "run_training_view", lambda *a: calls.append(a) or 0)
     assert main(["train", "--task", "copy", "--steps", "2", "--ui"]) == 0
-    out = capsys.readouterr().out
-    assert "the training view is not available yet" in out
-    assert (home / "weights" / "copy.npz").is_file()
+    assert calls == [("copy", 2, 0, 0.003, "adam", home / "weights" / "copy.npz")]
 
 
 @pytest.mark.parametrize("argv,message", [

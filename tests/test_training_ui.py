@@ -67,7 +67,7 @@ def test_pause_stops_the_counter_and_open_step_shows_the_logged_loss(tmp_path):
     async def script():
         app = TutorApp(lambda: TrainingScreen(run, out))
         async with app.run_test(size=(100, 30)) as pilot:
-            for _ in range(200):
+            for _ in range(3000):
                 await pilot.pause(0.02)
                 if run.steps_done >= 5:
                     break
@@ -81,7 +81,7 @@ def test_pause_stops_the_counter_and_open_step_shows_the_logged_loss(tmp_path):
             await pilot.press("left", "left")
             chosen = screen.selected_step()
             await pilot.press("o")
-            for _ in range(200):
+            for _ in range(3000):
                 await pilot.pause(0.02)
                 if isinstance(app.screen, TrainingStepScreen):
                     break
@@ -114,7 +114,7 @@ def test_a_finished_run_saves_its_weights(tmp_path):
     async def script():
         app = TutorApp(lambda: TrainingScreen(run, out))
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(300):
+            for _ in range(3000):
                 await pilot.pause(0.02)
                 if app.screen.saved is not None:
                     break

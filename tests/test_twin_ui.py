@@ -43,7 +43,7 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def wait_for(pilot, predicate, timeout: float = 20.0):
+async def wait_for(pilot, predicate, timeout: float = 60.0):
     """Let the app run until ``predicate()`` holds (torch works in a thread)."""
     for _ in range(int(timeout / 0.05)):
         if predicate():

@@ -89,8 +89,9 @@ def run_train(args) -> int:
         return EXIT_BAD_ARGUMENTS
     reuse_freed_memory()  # each step frees and reallocates the same big arrays
     if getattr(args, "ui", False):
-        console.print("the training view is not available yet; training here in the terminal",
-                      markup=False, soft_wrap=True)
+        from .screens.training import run_training_view
+
+        return run_training_view(args.task, steps, seed, lr, args.optimizer, out)
     console.print(f"training {args.task} (seed {seed}, {args.optimizer}, lr {lr:g}, "
                   f"{steps} steps)", markup=False, soft_wrap=True)
 
