@@ -112,10 +112,17 @@ class StepperScreen(Screen):
         return iter(())
 
     def on_mount(self) -> None:
+        # the widgets every step redraws, looked up once (a query walks the DOM)
+        self._panels = list(self.query(TensorView).results(TensorView))
+        self._card = self.query_one(OpCard)
+        self._status = self.query_one(StatusBar)
+        self._map = self.query_one(ArchMap)
+        self._torch = self.query_one("#torch", Static)
+        self._tree = self.query_one(TimelineTree)
         self._attach_tools()
         timeline = self.session.timeline
-        self.query_one(TimelineTree).build(timeline)
-        self.query_one(ArchMap).build(timeline)
+        self._tree.build(timeline)
+        self._map.build(timeline)
         self._apply_size(self.size.width, self.size.height)
         self.refresh_step()
 
@@ -153,13 +160,14 @@ class StepperScreen(Screen):
             self._panel_layout = layout
             panels = self.query_one("#panels")
             panels.styles.grid_size_columns, panels.styles.grid_rows = layout
-        for i, view_widget in enumerate(self.query(TensorView).results(TensorView)):
+        for i, view_widget in enumerate(self._panels):
             if i < count:
                 slot = view.slots[i]
                 if not view_widget.display:
                     view_widget.display = True
                 view_widget.show(slot, index)
-                view_widget.set_class(slot.key == slot_key, "selected")
+                if view_widget.has_class("selected") != (slot.key == slot_key):
+                    view_widget.set_class(slot.key == slot_key, "selected")
                 span = 2 if (columns == 2 and count % 2 and i == count - 1) else 1
                 if view_widget.styles.column_span != span:
                     view_widget.styles.column_span = span
@@ -167,13 +175,13 @@ class StepperScreen(Screen):
                 view_widget.display = False
                 view_widget.show(None)
         self._refresh_card()
-        self.query_one(StatusBar).show(view, self.session.title, self.status_extra())
-        self.query_one(ArchMap).show(timeline)
+        self._status.show(view, self.session.title, self.status_extra())
+        self._map.show(timeline)
         # the tree follows a moment later, so a held-down key is not slowed by it
         if self._tree_timer is not None:
             self._tree_timer.stop()
         self._tree_timer = self.set_timer(TREE_DELAY, self._show_in_tree)
-        self.query_one("#torch", Static).update(
+        self._torch.update(
             Content.assemble(("torch  ", "dim"), view.torch_line), layout=False)
         for hook in list(self.on_step_hooks):
             hook()
@@ -181,7 +189,7 @@ class StepperScreen(Screen):
 
     def _show_in_tree(self) -> None:
         self._tree_timer = None
-        self.query_one(TimelineTree).show(self.session.timeline.unit_path())
+        self._tree.show(self.session.timeline.unit_path())
 
     def _default_slot(self, view: StepView) -> str:
         for role in ("downstream", "output", "param"):
@@ -195,11 +203,11 @@ class StepperScreen(Screen):
         worked = worked_element(self.session.timeline, self.session.timeline.position, slot_key,
                                 tuple(self._panel(slot_key).cursor) if self._panel(slot_key)
                                 else index)
-        self.query_one(OpCard).show(self.view, worked, self.card_sentence(),
+        self._card.show(self.view, worked, self.card_sentence(),
                                     compact=self.has_class("compact"))
 
     def _panel(self, slot_key: str) -> TensorView | None:
-        for widget in self.query(TensorView).results(TensorView):
+        for widget in self._panels:
             if widget.slot is not None and widget.slot.key == slot_key:
                 return widget
         return None
@@ -374,8 +382,9 @@ class StepperScreen(Screen):
         if event.view.slot is None:
             return
         self.selected = (event.view.slot.key, event.index)
-        for widget in self.query(TensorView).results(TensorView):
-            widget.set_class(widget is event.view, "selected")
+        for widget in self._panels:
+            if widget.has_class("selected") != (widget is event.view):
+                widget.set_class(widget is event.view, "selected")
         self._refresh_card()
 
     @on(TimelineTree.StepChosen)
