@@ -27,10 +27,11 @@ class Worked:
     symbolic: str
     numeric: str
     value: float
+    result_joiner: str = " = "  # " → " where the result is chosen, not computed (argmax)
 
     def __str__(self) -> str:
         value = fmt(self.value)
-        numeric = "" if self.numeric == value else f"{self.numeric} = "
+        numeric = "" if self.numeric == value else f"{self.numeric}{self.result_joiner}"
         return f"{self.target} = {self.symbolic} = {numeric}{value}"
 
 

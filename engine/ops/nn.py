@@ -277,5 +277,6 @@ class Argmax(Op):
     def worked_forward(cls, index, xs, y, attrs):
         row = xs[0][tuple(index)]
         best = int(np.argmax(row))
-        return Worked(f"y{idx(index)}", "index of the largest x", f"x[{best}] = {fmt(row[best])}",
-                      float(y[index]))
+        return Worked(f"y{idx(index)}", "the index i of the largest x[…,i]",
+                      f"x[…,{best}] = {fmt(row[best])} is the largest", float(y[index]),
+                      result_joiner=" → ")

@@ -34,7 +34,7 @@ class OpCard(Static):
             text.add(f"{worked.target} = ", "bold")
             text.add(f"{worked.symbolic} = ", "italic")
             if worked.numeric != _value(worked.value):  # a lookup's number is its value
-                text.add(f"{worked.numeric} = ")
+                text.add(f"{worked.numeric}{worked.result_joiner}")
             text.add(_value(worked.value), "bold yellow")
             text.add("\n")
         for line in view.accumulations:
