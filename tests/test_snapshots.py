@@ -44,3 +44,35 @@ def test_help(snap_compare, size):
 
 def test_too_small(snap_compare):
     assert snap_compare(app(), terminal_size=(60, 16), run_before=settle)
+
+
+def lesson_apps(tmp_path):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tutor.lesson_session import lesson_by_query, start
+    from tutor.lessons import load_lessons
+    from tutor.progress import ProgressStore
+    from tutor.screens.home import HomeScreen
+    from tutor.screens.lesson import LessonScreen
+
+    home_dir = Path(tempfile.gettempdir()) / "tutor-snapshot-home"  # the same path every run,
+    shutil.rmtree(home_dir, ignore_errors=True)  # as the lesson list shows it
+    store = ProgressStore(home_dir)
+    lessons, _ = load_lessons()
+    home = TutorApp(lambda: HomeScreen(lessons, store))
+    lesson = TutorApp(lambda: LessonScreen(start(lesson_by_query("3")), store))
+    return home, lesson
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_lesson_list(snap_compare, size, tmp_path):
+    home, _ = lesson_apps(tmp_path)
+    assert snap_compare(home, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_lesson_step_with_its_prose(snap_compare, size, tmp_path):
+    _, lesson = lesson_apps(tmp_path)
+    assert snap_compare(lesson, press=["n", "n"], terminal_size=size, run_before=settle)

@@ -36,7 +36,7 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("#", "lesson", "quizzes", "progress")
+        table.add_columns("#", "progress", "quizzes", "lesson")
         self.refresh_rows()
         table.focus()
         last = self.store.last_lesson
@@ -60,7 +60,8 @@ class HomeScreen(Screen):
         row = table.cursor_row
         table.clear()
         for lesson in self.lessons:
-            table.add_row(str(lesson.number), lesson.title, *self._progress(lesson), key=lesson.id)
+            quizzes, status = self._progress(lesson)
+            table.add_row(str(lesson.number), status, quizzes, lesson.title, key=lesson.id)
         if self.lessons:
             table.move_cursor(row=min(max(row, 0), len(self.lessons) - 1))
 

@@ -45,7 +45,7 @@ class LessonScreen(StepperScreen):
         yield prose
 
     def on_mount(self) -> None:
-        self.add_class("lesson")
+        self.add_class("lesson", "show-map")
         warning = self.store.open_lesson(self.lesson.id)
         position = self.store.restore_position(self.lesson.id, self.run.timeline.steps)
         if position:
