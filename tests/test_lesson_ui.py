@@ -198,3 +198,23 @@ def test_note_key_appends_the_step_card(tmp_path):
     text = notes.read_text()
     assert "encoder.layers.0.self_attn.weights" in text
     assert "softmax" in text and "Worked numbers" in text and "torch.softmax" in text
+
+
+def test_a_damaged_progress_file_is_reported_once_and_kept(tmp_path):
+    from tutor.lesson_session import start
+
+    (tmp_path / "progress.json").write_text('{"version": 1, "lessons": {"01-deriv')  # cut off
+    store = ProgressStore(tmp_path)
+    run = start(lessons()[0])
+    shown = []
+
+    async def go():
+        app = TutorApp(lambda: LessonScreen(run, store))
+        app.notify = lambda message, **kw: shown.append(message)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+
+    asyncio.run(go())
+    assert any("progress.json" in m and "damaged" in m for m in shown)
+    backups = list(tmp_path.glob("progress.json.corrupt-*"))
+    assert len(backups) == 1 and "01-deriv" in backups[0].read_text()

@@ -51,7 +51,9 @@ class LessonScreen(StepperScreen):
         if position:
             self.run.timeline.jump(position)
         super().on_mount()
-        if warning:
+        for message in self.store.warnings:  # a damaged progress file moved aside, say
+            self.notify(message, severity="warning", timeout=10)
+        if warning and warning not in self.store.warnings:
             self.notify(warning, severity="warning", timeout=8)
         if position:
             self.notify(f"Resumed at step {position + 1}.", timeout=3)
