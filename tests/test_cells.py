@@ -110,3 +110,42 @@ def test_small_gradients_keep_three_digits_under_a_common_factor():
     assert "×1e-3" in subtitle
     assert "-1.158" in lines[1] and "+0.930" in lines[1]
     assert "+4.200" in lines[2] and " 0" in lines[2]
+
+
+def test_a_gradient_that_is_zero_in_exact_arithmetic_shows_0_on_every_cpu():
+    """The attention key bias gets ∂L/∂b = 0 exactly (softmax ignores a constant added to a
+    row of scores); the backward pass leaves ±1e-17 on one CPU and 0.0 on another. The
+    panel judges it against the step's numbers and shows 0 either way, with no ×1e-17."""
+    from argparse import Namespace
+
+    from textual.app import App
+
+    from tutor.session import explore_session
+    from tutor.stepview import build_view
+    from tutor.widgets.tensor_view import TensorView
+
+    session = explore_session(Namespace(src=None, tgt=None, seed=0, config=None, weights=None,
+                                        lr=0.1))
+    timeline = session.timeline
+    timeline.jump_to_name("encoder.layers.0.self_attn.k_proj", phase="backward")
+    view = build_view(timeline)
+    bias = next(slot for slot in view.slots if slot.key == "down2")
+    assert np.abs(bias.value).max() <= bias.noise and bias.noise > 0  # 0.0 or ±1e-17
+    exact = TensorSlot("down2", "downstream", "bias", np.zeros_like(bias.value), "downstream",
+                       noise=bias.noise)
+
+    class Host(App):
+        def compose(self):
+            yield TensorView(id="v")
+
+    async def go(slot):
+        app = Host()
+        async with app.run_test(size=(60, 10)) as pilot:
+            panel = app.query_one(TensorView)
+            panel.show(slot, (0,))
+            await pilot.pause()
+            return panel.text_lines(), str(panel.border_subtitle)
+
+    noisy_text, exact_text = asyncio.run(go(bias)), asyncio.run(go(exact))
+    assert noisy_text == exact_text
+    assert "e-1" not in " ".join(noisy_text[0]) and "×1e" not in noisy_text[1]

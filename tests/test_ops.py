@@ -155,25 +155,34 @@ def test_cross_entropy_closed_form_is_p_minus_y_over_n():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_worked_elements_carry_the_true_numbers(case):
-    """The op card's worked element states the output / gradient actually computed."""
+def test_worked_elements_carry_torchs_numbers(case):
+    """The op card's worked element states the number PyTorch computes for that element:
+    the output by the op's torch forward, each gradient by torch autograd."""
+    torch = pytest.importorskip("torch")
     name, xs, attrs = case
     op = OPS[name]
     y, saved = op.forward(*xs, **attrs)
     y = np.asarray(y)
     upstream = RNG.normal(size=y.shape)
     grads = op.backward(upstream, saved)
+    leaves = [torch.tensor(np.array(x), requires_grad=np.asarray(x).dtype.kind == "f"
+                           and g is not None) for x, g in zip(xs, grads)]
+    torch_y = op.torch_forward(torch, *leaves, **attrs)
     index = tuple(int(RNG.integers(0, n)) for n in y.shape)
     worked = op.worked_forward(index, xs, y, attrs)
-    assert worked.value == float(y[index])
+    assert worked.value == pytest.approx(float(torch_y.detach().numpy()[index]), abs=1e-12)
     assert str(worked).startswith(worked.target)
+    wanted = [leaf for leaf in leaves if leaf.requires_grad]
+    torch_grads = iter(torch.autograd.grad(torch_y, wanted, grad_outputs=torch.tensor(upstream))
+                       if wanted else [])
     for which, g in enumerate(grads):
         if g is None:
             continue
+        reference = next(torch_grads).numpy()
         g = np.asarray(g)
         gi = tuple(int(RNG.integers(0, n)) for n in g.shape)
         worked = op.worked_backward(which, gi, xs, y, upstream, g, attrs)
-        assert worked.value == pytest.approx(float(g[gi]), abs=1e-12)
+        assert worked.value == pytest.approx(float(reference[gi]), abs=1e-12)
         assert "∂L/∂" in worked.target
 
 
@@ -184,7 +193,7 @@ def _as_arithmetic(text: str) -> str:
     """The op card's worked numbers as plain arithmetic the expression parser reads."""
     import re
 
-    text = text.replace("^", "**").replace("²", "**2").replace("≈0", "0")
+    text = text.replace("^", "**").replace("²", "**2")
     return re.sub(r"relu′\(([^()]*)\)", r"((\1) > 0)", text)
 
 
@@ -220,3 +229,33 @@ def test_worked_arithmetic_evaluates_to_the_value_shown(case):
         checked += 1
     assert checked or name in ("embedding", "transpose", "reshape", "split_heads", "merge_heads",
                                "masked_fill", "softmax", "linear", "matmul", "layer_norm")
+
+
+def test_rounding_noise_of_an_exact_zero_prints_as_zero_on_every_cpu():
+    """A quantity that is 0 in exact arithmetic comes out as 0.0 on one CPU and ±1e-17 on
+    another; judged against the numbers it was computed from, both print the same."""
+    from engine.ops.base import fmt
+
+    assert fmt(0.0) == fmt(-0.0) == fmt(1e-17) == fmt(-3e-17, scale=0.5) == "0"
+    assert fmt(4.372e-09) == "4.372e-09"  # small, but far above the noise of numbers ~1
+    assert fmt(2e-13, scale=1e-3) == "2e-13"  # above 1e-12 of the numbers it came from
+    assert fmt(2e-13, scale=10.0) == "0"
+
+
+def test_layer_norm_worked_gradient_does_not_depend_on_last_bits():
+    """The upstream of a layer norm that feeds another layer norm has row mean exactly 0;
+    whether the CPU's rounding leaves 0.0 or 1e-17, the op card prints the same line."""
+    layer_norm = OPS["layer_norm"]
+    x, gamma, beta = normal((1, 3, 6)), np.ones(6), np.zeros(6)
+    y, saved = layer_norm.forward(x, gamma, beta)
+    row = np.array([0.5, -0.25, 0.125, -0.5, 0.25, -0.125])  # sums exactly to 0.0
+    g = np.stack([row, row[::-1], -row])[None]  # row means exactly 0.0, as on one CPU
+    noisy = g.copy()
+    noisy[0, 1, 2] = np.nextafter(noisy[0, 1, 2], 1.0)  # one ulp off, as on another
+    lines = set()
+    for upstream in (g, noisy):
+        dx, _, _ = layer_norm.backward(upstream, layer_norm.forward(x, gamma, beta)[1])
+        worked = layer_norm.worked_backward(0, (0, 1, 3), [x, gamma, beta], y, upstream, dx,
+                                            {"eps": 1e-5})
+        lines.add(worked.numeric)
+    assert len(lines) == 1, lines

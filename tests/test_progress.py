@@ -185,7 +185,8 @@ directory = Path(sys.argv[1])
 store = ProgressStore(directory)
 real_replace = os.replace
 def stall(src, dst):
-    (directory / "writing").write_text(str(src))
+    (directory / "writing.part").write_text(str(src))
+    real_replace(directory / "writing.part", directory / "writing")  # seen whole or not at all
     time.sleep(60)
 os.replace = stall
 store.mark_done("lesson-from-the-killed-tutor")

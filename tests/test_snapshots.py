@@ -23,23 +23,37 @@ def app():
     return TutorApp(lambda: StepperScreen(session))
 
 
-async def settle(pilot):
-    await pilot.pause(0.2)  # the tree follows the cursor after a short delay
+def keys_then_settle(*keys):
+    """Press the keys, then wait until the screen has caught up with them (the tree
+    follows the cursor a moment later), so the picture never depends on timing."""
+    async def run(pilot):
+        await pilot.pause()
+        await pilot.press(*keys)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if getattr(pilot.app.screen, "settled", True):
+                break
+        await pilot.pause()
+    return run
+
+
+settle = keys_then_settle()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_forward_step(snap_compare, size):
-    assert snap_compare(app(), press=["n"] * 12, terminal_size=size, run_before=settle)
+    assert snap_compare(app(), terminal_size=size, run_before=keys_then_settle(*["n"] * 12))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_backward_step(snap_compare, size):
-    assert snap_compare(app(), press=["B", "n", "n", "n"], terminal_size=size, run_before=settle)
+    assert snap_compare(app(), terminal_size=size,
+                        run_before=keys_then_settle("B", "n", "n", "n"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_help(snap_compare, size):
-    assert snap_compare(app(), press=["question_mark"], terminal_size=size, run_before=settle)
+    assert snap_compare(app(), terminal_size=size, run_before=keys_then_settle("question_mark"))
 
 
 def test_too_small(snap_compare):
@@ -48,7 +62,6 @@ def test_too_small(snap_compare):
 
 def lesson_apps(tmp_path):
     import shutil
-    import tempfile
     from pathlib import Path
 
     from tutor.lesson_session import lesson_by_query, start
@@ -57,7 +70,7 @@ def lesson_apps(tmp_path):
     from tutor.screens.home import HomeScreen
     from tutor.screens.lesson import LessonScreen
 
-    home_dir = Path(tempfile.gettempdir()) / "tutor-snapshot-home"  # the same path every run,
+    home_dir = Path("/tmp/tutor-snapshot-home")  # the same path on every machine and run,
     shutil.rmtree(home_dir, ignore_errors=True)  # as the lesson list shows it
     store = ProgressStore(home_dir)
     lessons, _ = load_lessons()
@@ -75,4 +88,4 @@ def test_lesson_list(snap_compare, size, tmp_path):
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_lesson_step_with_its_prose(snap_compare, size, tmp_path):
     _, lesson = lesson_apps(tmp_path)
-    assert snap_compare(lesson, press=["n", "n"], terminal_size=size, run_before=settle)
+    assert snap_compare(lesson, terminal_size=size, run_before=keys_then_settle("n", "n"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.ops.base import Worked, fmt, idx
+from engine.ops.base import NOISE, Worked, fmt, idx
 from engine.timeline import OP_LEVEL, Step, Timeline
 
 PHASE_TITLES = {"forward": "FORWARD", "backward": "BACKWARD", "update": "UPDATE"}
@@ -35,6 +35,7 @@ class TensorSlot:
     role: str  # "input" | "output" | "upstream" | "downstream" | "total" | "param"
     note: str = ""
     shape_only: bool = False  # recorded with --shapes-only: the value is a placeholder
+    noise: float = 0.0  # |value| at or below this is rounding noise of an exact 0: shown as 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def build_view(timeline: Timeline, position: int | None = None) -> StepView:
                 label = op.inputs[i] if i < len(op.inputs) else f"input {i}"
                 slots.append(TensorSlot(f"in{i}", f"input {label} (no gradient)", x.name,
                                         x.value, "input"))
-    slots = _mark_shape_only(timeline, slots)
+    slots = _mark_noise(_mark_shape_only(timeline, slots))
     return StepView(
         position=position, total=len(timeline), phase=step.phase, name=step.name,
         op_name=op.name, unit_path=timeline.unit_path() if position == timeline.position else step.path,
@@ -136,6 +137,26 @@ def _mark_shape_only(timeline: Timeline, slots: list[TensorSlot]) -> list[Tensor
         return slots
     return [replace(slot, shape_only=True) if slot.value is not None and
             np.asarray(slot.value).dtype.kind == "f" else slot for slot in slots]
+
+
+GRADIENT_ROLES = ("upstream", "downstream", "total")
+
+
+def _mark_noise(slots: list[TensorSlot]) -> list[TensorSlot]:
+    """Gradients that are 0 in exact arithmetic (a key bias's, say) come out of a backward
+    pass as ±1e-17 or as 0.0, depending on the CPU. Judged against the largest number of
+    the step, such values are shown as 0 on every machine."""
+    scale = 0.0
+    for slot in slots:
+        if slot.value is not None and not slot.shape_only:
+            value = np.asarray(slot.value)
+            if value.dtype.kind == "f" and value.size:
+                finite = np.abs(value[np.isfinite(value)])
+                if finite.size:
+                    scale = max(scale, float(finite.max()))
+    noise = NOISE * scale
+    return [replace(slot, noise=noise) if slot.role in GRADIENT_ROLES else slot
+            for slot in slots]
 
 
 def _torch_line(step: Step) -> str:
@@ -163,7 +184,7 @@ def _update_view(timeline: Timeline, step: Step) -> StepView:
         formula = f"w ← w − lr · ∂L/∂w   (lr = {fmt(u.lr)})"
         derivative = "a small step against the gradient lowers the loss by about lr·|g|²"
         torch_line = f"with torch.no_grad(): {u.name.split('.')[-1]} -= {fmt(u.lr)} * w.grad"
-    slots = _mark_shape_only(timeline, slots)
+    slots = _mark_noise(_mark_shape_only(timeline, slots))
     return StepView(
         position=step.index, total=len(timeline), phase="update", name=step.name,
         op_name=u.optimizer, unit_path=step.path, depth_label=depth_label(timeline),

@@ -87,25 +87,31 @@ def _attr_text(value) -> str:
     return str(value)
 
 
-def fmt(x) -> str:
-    """A number as the tutor prints it: 4 significant digits, exact zeros as 0, and
-    float rounding noise below 1e-12 as ≈0."""
+NOISE = 1e-12  # relative: below this fraction of its operands' size a result is rounding
+
+
+def fmt(x, scale: float = 1.0) -> str:
+    """A number as the tutor prints it: 4 significant digits, and 0 for zero.
+
+    ``scale`` is the size of the numbers ``x`` was computed from. A result within
+    ``NOISE × scale`` of zero is rounding noise of a quantity that is zero in exact
+    arithmetic (the mean of a layer norm's input gradient, say): one CPU gives 0.0,
+    another 1e-17, and both print ``0``. The tutor's numbers are of order one, so
+    the default scale is 1.
+    """
     x = float(x)
-    if x == 0.0:
-        return "0"
-    if abs(x) < 1e-12:
-        return "≈0"  # rounding noise of a quantity that is zero in exact arithmetic
     if np.isnan(x):
         return "nan"
     if np.isinf(x):
         return "inf" if x > 0 else "-inf"
-    text = f"{x:.4g}"
-    return text
+    if abs(x) <= NOISE * max(float(scale), 0.0):
+        return "0"
+    return f"{x:.4g}"
 
 
-def paren(x) -> str:
+def paren(x, scale: float = 1.0) -> str:
     """A number ready to sit in a product: negatives in parentheses."""
-    text = fmt(x)
+    text = fmt(x, scale)
     return f"({text})" if text.startswith("-") else text
 
 

@@ -40,8 +40,10 @@ class Softmax(Op):
     def worked_backward(cls, which, index, xs, y, g, grad, attrs):
         row = index[:-1]
         dot = float((g[row] * y[row]).sum())
+        scale = float(np.abs(g[row]).max(initial=0.0))  # Σ g·p with Σ p = 1: at most max|g|
         return Worked(f"∂L/∂x{idx(index)}", "p·(upstream − Σⱼ upstream[j]·p[j])",
-                      f"{fmt(y[index])} × ({paren(g[index])} − {paren(dot)})", float(grad[index]))
+                      f"{fmt(y[index])} × ({paren(g[index])} − {paren(dot, scale)})",
+                      float(grad[index]))
 
 
 class LayerNorm(Op):
@@ -105,9 +107,14 @@ class LayerNorm(Op):
         if which == 0:
             row = index[:-1]
             gh = g[row] * gamma
+            ghx = gh * xhat[row]
+            # Both means are exactly 0 when the upstream itself came out of a layer norm's
+            # backward; their rounding noise is judged against the terms averaged.
+            mean_gh = paren(gh.mean(), np.abs(gh).max(initial=0.0))
+            mean_ghx = paren(ghx.mean(), np.abs(ghx).max(initial=0.0))
             return Worked(f"∂L/∂x{idx(index)}", "(1/σ)(ĝ − mean ĝ − x̂·mean(ĝ·x̂)), ĝ = upstream·γ",
-                          f"(1/{fmt(std[row][0])}) × ({fmt(gh[index[-1]])} − {paren(gh.mean())}"
-                          f" − {paren(xhat[index])} × {paren((gh * xhat[row]).mean())})",
+                          f"(1/{fmt(std[row][0])}) × ({fmt(gh[index[-1]])} − {mean_gh}"
+                          f" − {paren(xhat[index])} × {mean_ghx})",
                           float(grad[index]))
         (j,) = index
         g2, xh2 = g.reshape(-1, d), xhat.reshape(-1, d)

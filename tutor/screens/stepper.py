@@ -187,6 +187,11 @@ class StepperScreen(Screen):
             hook()
         self.after_step()
 
+    @property
+    def settled(self) -> bool:
+        """Has everything that follows the cursor caught up (the tree moves a moment later)?"""
+        return self._tree_timer is None
+
     def _show_in_tree(self) -> None:
         self._tree_timer = None
         self._tree.show(self.session.timeline.unit_path())

@@ -76,6 +76,8 @@ class TensorView(Widget, can_focus=True):
         """Display ``slot`` (None hides the data); keep the cursor where it makes sense."""
         self.slot = slot
         self._array = None if slot is None or slot.value is None else np.asarray(slot.value)
+        if self._array is not None and slot.noise > 0 and self._array.dtype.kind == "f":
+            self._array = np.where(np.abs(self._array) <= slot.noise, 0.0, self._array)
         if self._array is not None and self._array.dtype.kind in "fc":
             self._scale = finite_scale(self._array)
         elif self._array is not None:
