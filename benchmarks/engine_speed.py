@@ -151,7 +151,7 @@ class Float32Twin:
     """The torch twin cast to float32 (the mask too), for a reference figure only."""
 
     def __init__(self, model):
-        from engine.torch_twin import TorchTwin
+        from engine.pytorch.twin import TorchTwin
 
         self.twin = TorchTwin(model)
         self.twin.modules.float()
@@ -206,7 +206,7 @@ def main() -> None:
         return
 
     reused = reuse_freed_memory()
-    from engine.torch_twin import TorchTwin, import_torch
+    from engine.pytorch.twin import TorchTwin, import_torch
 
     torch = import_torch()
     if args.threads:

@@ -134,9 +134,9 @@ def tutor_app(config: str | None, src: str | None, batch: int = 1):
 
     from engine.optim import sgd_updates
     from engine.timeline import Timeline
-    from tutor.app import TutorApp
-    from tutor.screens.stepper import StepperScreen
-    from tutor.session import Session, explore_session, load_model, parse_config
+    from tutor.ui.app import TutorApp
+    from tutor.ui.screens.stepper import StepperScreen
+    from tutor.views.session import Session, explore_session, load_model, parse_config
 
     if batch == 1:
         session = explore_session(Namespace(src=src, tgt=None, seed=0, config=config,

@@ -82,7 +82,7 @@ def torch_loop(task, seed, dtype_name):
     """The engine's loop, line for line, in torch."""
     import torch
 
-    from engine.torch_twin import TorchTwin
+    from engine.pytorch.twin import TorchTwin
 
     dtype = getattr(torch, dtype_name)
     config = default_config()

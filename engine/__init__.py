@@ -2,12 +2,12 @@
 
 ``Tape`` records any small graph; ``Transformer`` is the encoder–decoder model built
 on it; ``Timeline`` is a cursor over a recorded run. Torch is never imported here
-except by ``engine.torch_twin``, lazily.
+except by ``engine.pytorch.twin``, lazily.
 """
 
-from .config import ModelConfig
-from .model import Decoding, Run, Transformer
-from .tape import BackwardStep, Contribution, Node, Tape, Tensor
+from engine.config import ModelConfig
+from engine.model import Decoding, Run, Transformer
+from engine.tape import BackwardStep, Contribution, Node, Tape, Tensor
 
 __version__ = "0.1.0"
 

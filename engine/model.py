@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ModelConfig, check_tokens
-from .tape import Tape, Tensor
+from engine.config import ModelConfig, check_tokens
+from engine.tape import Tape, Tensor
 
 LN_EPS = 1e-5
 

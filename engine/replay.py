@@ -22,7 +22,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .tape import Tape, Tensor
+from engine.tape import Tape, Tensor
 
 __all__ = ["replay", "replayed_output", "resolve_tensor"]
 

@@ -18,10 +18,10 @@ from numbers import Number
 
 import numpy as np
 
-from .ops import (Add, Argmax, CrossEntropy, Divide, Embedding, Exp, LayerNorm, Linear, Log,
+from engine.ops import (Add, Argmax, CrossEntropy, Divide, Embedding, Exp, LayerNorm, Linear, Log,
                   MaskedFill, MatMul, Mean, MergeHeads, Multiply, Negate, Power, Relu, Reshape,
                   Scale, Softmax, SplitHeads, Subtract, Sum, Tanh, Transpose)
-from .ops.base import Op, fmt
+from engine.ops.base import Op, fmt
 
 
 class Tensor:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .optim import UpdateStep
-from .tape import BackwardStep, Node, Tape, Tensor
+from engine.optim import UpdateStep
+from engine.tape import BackwardStep, Node, Tape, Tensor
 
 OP_LEVEL = 99
 PHASES = ("forward", "backward", "update")

@@ -27,11 +27,11 @@ from typing import Callable
 
 import numpy as np
 
-from .config import ModelConfig
-from .model import Transformer
-from .optim import Adam, check_learning_rate, sgd_updates
-from .tape import Tape, Tensor
-from .tasks import BOS, DEFAULT_LENGTH, VOCAB_SIZE, check_length, check_task, held_out, make_batch
+from engine.config import ModelConfig
+from engine.model import Transformer
+from engine.optim import Adam, check_learning_rate, sgd_updates
+from engine.tape import Tape, Tensor
+from engine.tasks import BOS, DEFAULT_LENGTH, VOCAB_SIZE, check_length, check_task, held_out, make_batch
 
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_STEPS = 1000

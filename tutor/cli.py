@@ -14,7 +14,7 @@ COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from tutor import __version__
 
     parser = argparse.ArgumentParser(
         prog="tutor",
@@ -115,34 +115,34 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args, lesson: str | None) -> int:
     command = args.command
     if lesson is not None:
-        from .home import open_lesson
+        from tutor.commands.home import open_lesson
         return open_lesson(lesson, args)
     if command in (None, "home"):
-        from .home import open_home
+        from tutor.commands.home import open_home
         return open_home(args)
     if command == "explore":
-        from .explore import run_explore
+        from tutor.commands.explore import run_explore
         return run_explore(args)
     if command == "trace":
-        from .trace import run_trace
+        from tutor.commands.trace import run_trace
         return run_trace(args)
     if command == "check":
-        from .check import run_check
+        from tutor.commands.check import run_check
         return run_check(args)
     if command == "lessons":
-        from .lesson_cli import run_lessons
+        from tutor.commands.lessons import run_lessons
         return run_lessons(args)
     if command == "progress":
-        from .lesson_cli import run_progress
+        from tutor.commands.lessons import run_progress
         return run_progress(args)
     if command == "train":
-        from .train_cli import run_train
+        from tutor.commands.train import run_train
         return run_train(args)
     if command == "torch":
-        from .torch_cli import run_torch
+        from tutor.commands.torch_model import run_torch
         return run_torch(args)
     if command == "decode":
-        from .decode_cli import run_decode
+        from tutor.commands.decode import run_decode
         return run_decode(args)
     raise AssertionError(command)  # pragma: no cover
 

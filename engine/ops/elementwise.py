@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Worked, elementwise_worked, fmt, idx, paren, unbroadcast
+from engine.ops.base import Op, Worked, elementwise_worked, fmt, idx, paren, unbroadcast
 
 
 class Add(Op):

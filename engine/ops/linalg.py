@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Worked, fmt, idx, paren, sum_terms, unbroadcast
+from engine.ops.base import Op, Worked, fmt, idx, paren, sum_terms, unbroadcast
 
 
 class MatMul(Op):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Worked, fmt, idx, paren, sum_terms
+from engine.ops.base import Op, Worked, fmt, idx, paren, sum_terms
 
 
 class Softmax(Op):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Worked, idx, paren
+from engine.ops.base import Op, Worked, idx, paren
 
 
 def _source_index(op, index, x_shape, attrs):

@@ -1,0 +1,108 @@
+"""The command line: version, check, trace, explore's bad options."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.paths import ROOT
+
+from engine import __version__
+from tutor.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_check_passes_against_torch(capsys, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["check", "--configs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "all 2 configurations match PyTorch" in out
+    assert "∂L/∂decoder.layers.1.multihead_attn.in_proj_weight" in out
+
+
+def test_check_fails_on_a_mismatch(capsys, monkeypatch):
+    pytest.importorskip("torch")
+    import engine.pytorch.twin as twin
+
+    real = twin.compare
+
+    def broken(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        return rows[:1] + [(rows[1][0], 1.0, 0.5)] + rows[2:]
+
+    monkeypatch.setattr(twin, "compare", broken)
+    assert main(["check", "--configs", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "MISMATCH" in out and "differ from PyTorch" in out
+
+
+def test_check_without_torch_says_how_to_install(capsys, monkeypatch):
+    import engine.pytorch.twin as twin
+
+    def missing():
+        raise twin.TorchMissing("PyTorch is not installed. Install it with: pip install …")
+
+    monkeypatch.setattr(twin, "import_torch", missing)
+    assert main(["check"]) == 1
+    assert "PyTorch is not installed" in capsys.readouterr().out
+
+
+def test_trace_filters_by_scope_and_phase(capsys):
+    assert main(["trace", "--backward", "--scope", "decoder.layers.1.cross_attn.*"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert lines and all("backward" in line and "decoder.layers.1.cross_attn." in line
+                         for line in lines)
+
+
+def test_trace_marks_accumulation_and_counts_every_step(capsys):
+    assert main(["trace"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 336
+    assert any("∂L/∂encoder.norm (+=)" in line for line in lines)
+
+
+def test_trace_with_no_match_says_so(capsys):
+    assert main(["trace", "--scope", "no-such-op"]) == 1
+    assert "no step matches" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["trace", "--config", "d_model=30,n_heads=4"], "must be divisible by n_heads"),
+    (["trace", "--config", "width=3"], "is not NAME=NUMBER"),
+    (["trace", "--src", "1,2,x"], "--src must be token ids"),
+    (["trace", "--src", "1,2,99"], "holds token id 99"),
+    (["explore", "--config", "d_model=0"], "must be at least 1"),
+])
+def test_bad_options_give_one_clear_line(capsys, argv, message):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_versions_agree_with_pyproject():
+    import re
+    from pathlib import Path
+
+    import tutor
+
+    text = (ROOT / "pyproject.toml").read_text()
+    declared = re.search(r'^version = "([^"]+)"', text, re.M).group(1)
+    assert tutor.__version__ == __version__ == declared
+
+
+def test_startup_does_not_import_torch_or_markdown():
+    """`tutor --help` and the stepper's modules load without torch (it costs a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import tutor.cli, tutor.commands.explore, tutor.ui.screens.stepper; "
+            "print('torch' in sys.modules, 'markdown_it' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.split() == ["False", "False"]

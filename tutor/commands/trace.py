@@ -1,0 +1,76 @@
+"""``tutor trace``: the run printed, one line per step (for notes, pipes and tests)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from rich.console import Console
+from rich.text import Text
+
+from tutor.views.session import SessionError, explore_session
+from tutor.views.step import shape_text, summarize
+
+PHASE_STYLES = {"forward": "cyan", "backward": "magenta", "update": "green"}
+
+
+def step_line(timeline, step) -> Text:
+    """``  12 forward  encoder.layers.0.self_attn.scores  matmul  (1,4,8,2)@(1,4,2,8) → (1,4,8,8)  mean …``"""
+    text = Text()
+    text.append(f"{step.index + 1:>4} ", style="dim")
+    text.append(f"{step.phase:<8} ", style=PHASE_STYLES[step.phase])
+    text.append(step.name, style="bold")
+    if step.update is not None:
+        u = step.update
+        text.append(f"  {u.optimizer}  {shape_text(u.before.shape)}  ")
+        text.append(f"|Δw| max {abs(u.after - u.before).max():.3g}", style="dim")
+        return text
+    node = step.node
+    text.append(f"  {node.op.name}  ")
+    ins = " ".join(shape_text(x.shape) for x in node.inputs)
+    if step.phase == "forward":
+        text.append(f"{ins} → {shape_text(node.output.shape)}  ")
+        text.append(summarize(node.output.value), style="dim")
+    else:
+        b = step.backward
+        text.append(f"upstream {shape_text(b.upstream.shape)} {summarize(b.upstream)}", style="dim")
+        for c in b.contributions:
+            mark = " (+=)" if c.accumulates else ""
+            text.append(f"  → ∂L/∂{c.tensor.name}{mark} {summarize(c.value)}", style="dim")
+    return text
+
+
+def matches(step, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(step.name, pattern)
+    return pattern in step.name
+
+
+def run_trace(args) -> int:
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        if getattr(args, "lesson", None):
+            from tutor.lessons.run import lesson_timeline
+            timeline, title = lesson_timeline(args.lesson)
+        else:
+            session = explore_session(args)
+            timeline, title = session.timeline, session.title
+    except (SessionError, ValueError, LookupError) as error:
+        console.print(f"[red]error:[/] {error}")
+        return 2
+    phases = {"forward", "backward", "update"}
+    if args.backward:
+        phases = {"backward"}
+    elif args.forward:
+        phases = {"forward"}
+    console.print(Text(title, style="bold"))
+    shown = 0
+    for step in timeline.steps:
+        if step.phase in phases and matches(step, args.scope):
+            console.print(step_line(timeline, step))
+            shown += 1
+    if shown == 0:
+        console.print(f"[yellow]no step matches[/] {args.scope!r}")
+        return 1
+    return 0

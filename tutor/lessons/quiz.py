@@ -1,0 +1,240 @@
+"""A quiz about the numbers in front of the learner, as a small state machine (no UI).
+
+The expected answer is not stored in the lesson: the lesson holds an expression
+(``contribution(0)[0, 2]``) and ``QuizSession`` evaluates it at the quiz's step of
+the real run, so the quiz always matches the numbers on screen. ``submit`` grades
+a typed answer; text that cannot be read is "try again", not a wrong attempt.
+
+States: open → correct (right answer) | skipped (gave up with no wrong attempt) |
+wrong (gave up after wrong attempts, or ran out of ``max_attempts``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from engine.ops.base import fmt
+
+from tutor.lessons.answers import KINDS, grade, number_matches
+from engine.expr.parse import ExpressionError, parse
+from tutor.lessons.live import format_value, render
+
+RESULTS = ("correct", "correct_after_hints", "skipped", "wrong")
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """One ``[[quiz]]`` of a lesson file (see lessons/README.md)."""
+
+    id: str
+    at: str
+    kind: str
+    prompt: str
+    answer: str | int
+    hints: tuple[str, ...]
+    explain: str
+    choices: tuple[str, ...] = ()
+    tolerance: float | None = None
+    rel_tolerance: float | None = None
+
+    @property
+    def grading_options(self) -> dict:
+        return {"tolerance": self.tolerance, "rel_tolerance": self.rel_tolerance,
+                "choices": self.choices}
+
+
+def expected_answer(quiz: Quiz, ctx):
+    """The right answer at the quiz's step, checked to be of the quiz's kind.
+
+    number → float; shape → tuple of ints; choice → 0-based int; elements →
+    frozenset of index tuples. Raises ``ExpressionError`` (the validator reports it).
+    """
+    if quiz.kind not in KINDS:
+        raise ExpressionError(f"unknown quiz kind {quiz.kind!r}")
+    if quiz.kind == "choice" and isinstance(quiz.answer, int) and not isinstance(quiz.answer,
+                                                                                 bool):
+        value = float(quiz.answer)
+    else:
+        value = parse(str(quiz.answer)).evaluate(ctx)
+    return as_kind(quiz.kind, value, len(quiz.choices))
+
+
+def as_kind(kind: str, value, n_choices: int = 0):
+    """``value`` as an answer of ``kind``, or ``ExpressionError`` saying what it is instead."""
+    what = describe(value)
+    if kind == "number":
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = float(value.reshape(()))
+        if not isinstance(value, float):
+            raise ExpressionError(f"a number quiz needs one number, but the answer is {what}")
+        if not math.isfinite(value):
+            raise ExpressionError(f"the answer is {fmt(value)}, not a finite number")
+        return value
+    if kind == "shape":
+        if not isinstance(value, tuple):
+            raise ExpressionError(f"a shape quiz needs a shape like shape(value(x)), but the "
+                                  f"answer is {what}")
+        return value
+    if kind == "elements":
+        if not isinstance(value, frozenset):
+            raise ExpressionError(f"an elements quiz needs a set of positions like "
+                                  f"zeros(value(x)), but the answer is {what}")
+        return value
+    if not isinstance(value, float) or value != int(value):
+        raise ExpressionError(f"a choice quiz needs the 0-based index of the right choice, but "
+                              f"the answer is {what}")
+    if not 0 <= value < n_choices:
+        raise ExpressionError(f"the answer is choice {int(value)} but there are {n_choices} "
+                              f"choices (0-based: 0..{n_choices - 1})")
+    return int(value)
+
+
+def describe(value) -> str:
+    if isinstance(value, float):
+        return f"the number {fmt(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {tuple(value.shape)}"
+    if isinstance(value, tuple):
+        return f"the shape {value}"
+    if isinstance(value, frozenset):
+        return "a set of positions"
+    return type(value).__name__
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What to tell the learner after ``submit``: ``status`` is ``right``, ``wrong``
+    or ``unreadable`` (not counted as an attempt)."""
+
+    status: str
+    message: str
+    attempts: int
+    finished: bool
+
+    @property
+    def right(self) -> bool:
+        return self.status == "right"
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    """How a quiz ended: one of ``RESULTS``, readable attempts, hints shown, seconds."""
+
+    result: str
+    attempts: int
+    hints: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class QuizSession:
+    """One learner working through one quiz at its step (``ctx`` is a ``StepContext``)."""
+
+    def __init__(self, quiz: Quiz, ctx, max_attempts: int | None = None,
+                 clock=time.monotonic):
+        self.quiz = quiz
+        self.ctx = ctx
+        self.expected = expected_answer(quiz, ctx)
+        self.max_attempts = max_attempts
+        self.attempts = 0
+        self.hints_used = 0
+        self.state = "open"
+        self._clock = clock
+        self._started = clock()
+        self._seconds: float | None = None
+
+    # what to show -------------------------------------------------------------------
+    def prompt_text(self) -> str:
+        return render(self.quiz.prompt, self.ctx)
+
+    def choice_lines(self) -> list[str]:
+        """``a) first choice`` … as shown to the learner (choice quizzes)."""
+        return [f"{letter}) {render(choice, self.ctx)}"
+                for letter, choice in zip("abcdefghijklmnopqrstuvwxyz", self.quiz.choices)]
+
+    def expected_text(self) -> str:
+        """The right answer as the screen prints it."""
+        if self.quiz.kind == "choice":
+            return self.choice_lines()[self.expected]
+        return format_value(self.expected)
+
+    def hint(self) -> str | None:
+        """The next hint (each call shows one more), or None when there are no more."""
+        if self.hints_used >= len(self.quiz.hints):
+            return None
+        text = render(self.quiz.hints[self.hints_used], self.ctx)
+        self.hints_used += 1
+        return text
+
+    @property
+    def hints_left(self) -> int:
+        return len(self.quiz.hints) - self.hints_used
+
+    def explanation(self) -> str:
+        """The lesson's ``explain``, with the same live numbers and ``{answer}``."""
+        answer = float(self.expected) if self.quiz.kind == "choice" else self.expected
+        return render(self.quiz.explain, self.ctx, answer=answer)
+
+    # answering ------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.state != "open"
+
+    def submit(self, text: str) -> Feedback:
+        if self.finished:
+            raise RuntimeError(f"quiz {self.quiz.id!r} is already finished ({self.state})")
+        result = grade(self.quiz.kind, text, self.expected, **self.quiz.grading_options)
+        if not result.readable:
+            return Feedback("unreadable", result.message, self.attempts, False)
+        self.attempts += 1
+        if result.correct:
+            self._finish("correct")
+            return Feedback("right", f"Right: {self.expected_text()}.", self.attempts, True)
+        message = self._wrong_message(text, result.parsed)
+        if self.max_attempts is not None and self.attempts >= self.max_attempts:
+            self._finish("wrong")
+            return Feedback("wrong", f"{message} The answer is {self.expected_text()}.",
+                            self.attempts, True)
+        more = " or ask for a hint" if self.hints_left else ""
+        return Feedback("wrong", f"{message} Try again{more}.", self.attempts, False)
+
+    def _wrong_message(self, text: str, parsed) -> str:
+        kind = self.quiz.kind
+        if kind == "number":
+            shown = fmt(parsed)
+            typed = " ".join(text.split())
+            said = shown if typed == shown else f"{typed} = {shown}"
+            if self.expected != 0 and number_matches(-parsed, self.expected,
+                                                     **self.quiz.grading_options):
+                return f"Not quite: {said} has the right size but the wrong sign."
+            return f"Not quite: {said} is not it."
+        if kind == "choice":
+            return f"Not quite: {self.choice_lines()[parsed]} is not it."
+        if kind == "shape":
+            return f"Not quite: the shape is not {format_value(parsed)}."
+        return f"Not quite: {format_value(parsed)} is not the right set of positions."
+
+    def skip(self) -> None:
+        """Give up: ``skipped`` if nothing was tried, ``wrong`` after wrong attempts."""
+        if not self.finished:
+            self._finish("skipped" if self.attempts == 0 else "wrong")
+
+    def _finish(self, state: str) -> None:
+        self.state = state
+        self._seconds = max(0.0, self._clock() - self._started)
+
+    @property
+    def result(self) -> QuizResult | None:
+        """None while the quiz is open."""
+        if not self.finished:
+            return None
+        result = self.state
+        if result == "correct" and self.hints_used:
+            result = "correct_after_hints"
+        return QuizResult(result, self.attempts, self.hints_used, round(self._seconds, 3))

@@ -1,0 +1,144 @@
+"""The lesson list: progress per lesson, resume, explore."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tutor.lessons.catalog import Lesson
+from tutor.storage.progress import ProgressStore
+
+
+class HomeScreen(Screen):
+    CSS_PATH = "home.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "open lesson"),
+        Binding("r", "resume", "resume"),
+        Binding("e", "explore", "explore the model"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, lessons: list[Lesson], store: ProgressStore, problems: list | None = None):
+        super().__init__()
+        self.lessons = lessons
+        self.store = store
+        self.problems = problems or []
+
+    def compose(self) -> ComposeResult:
+        yield Static("transformer-tutor: step through a transformer, forward and backward, one "
+                     "operation at a time", id="home-title")
+        yield DataTable(id="lessons", cursor_type="row", zebra_stripes=True)
+        yield Static(id="home-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("#", "progress", "quizzes", "lesson")
+        self.refresh_rows()
+        table.focus()
+        last = self.store.last_lesson
+        for i, lesson in enumerate(self.lessons):
+            if lesson.id == last:
+                table.move_cursor(row=i)
+        info = [f"progress: {self.store.path}"]
+        if last:
+            info.append(f"r resumes {last}")
+        if self.problems:
+            info.append(f"{len(self.problems)} lesson file problem(s): run `tutor lessons --check`")
+        self.query_one("#home-info", Static).update("   ".join(info))
+        for warning in self.store.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for lesson in self.lessons:
+            quizzes, status = self._progress(lesson)
+            table.add_row(str(lesson.number), status, quizzes, lesson.title, key=lesson.id)
+        if self.lessons:
+            table.move_cursor(row=min(max(row, 0), len(self.lessons) - 1))
+
+    def _progress(self, lesson: Lesson) -> tuple[str, str]:
+        results = self.store.quiz_results(lesson.id)
+        answered = sum(1 for q in lesson.quizzes if results.get(q.id, {}).get("result"))
+        right = sum(1 for q in lesson.quizzes
+                    if results.get(q.id, {}).get("best", "").startswith("correct"))
+        quizzes = f"{answered}/{len(lesson.quizzes)}" + (f" ({right} right)" if answered else "")
+        if self.store.is_done(lesson.id):
+            status = "✓ done"
+        elif self.store.lesson(lesson.id).get("position"):
+            status = f"in progress (step {self.store.lesson(lesson.id)['position']['index'] + 1})"
+        else:
+            status = "not started"
+        return quizzes, status
+
+    # actions -----------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_lesson(self.lessons[event.cursor_row])
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if self.lessons:
+            self.open_lesson(self.lessons[table.cursor_row])
+
+    def action_resume(self) -> None:
+        last = self.store.last_lesson
+        lesson = next((x for x in self.lessons if x.id == last), None)
+        if lesson is None:
+            self.notify("Nothing to resume yet: open a lesson with Enter.", timeout=4)
+            return
+        self.open_lesson(lesson)
+
+    def open_lesson(self, lesson: Lesson) -> None:
+        from tutor.lessons.run import start
+        from tutor.ui.screens.lesson import LessonScreen
+
+        try:
+            run = start(lesson)
+        except ValueError as error:
+            self.notify(f"Lesson {lesson.id} could not start: {error}", severity="error",
+                        timeout=10)
+            return
+        self.app.push_screen(LessonScreen(run, self.store))
+
+    def action_explore(self) -> None:
+        from argparse import Namespace
+
+        from tutor.views.session import explore_session
+        from tutor.ui.screens.stepper import StepperScreen
+
+        session = explore_session(Namespace(src=None, tgt=None, seed=0, config=None,
+                                            weights=None, lr=0.1))
+        self.app.push_screen(ExploreFromHome(session))
+
+    def action_help(self) -> None:
+        from tutor.ui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+
+def _explore_screen_class():
+    from tutor.ui.screens.stepper import StepperScreen
+
+    class ExploreFromHome(StepperScreen):
+        BINDINGS = StepperScreen.BINDINGS + [Binding("escape", "lessons", "lesson list",
+                                                     show=False)]
+
+        def action_lessons(self) -> None:
+            self.app.pop_screen()
+
+    return ExploreFromHome
+
+
+def ExploreFromHome(session):  # noqa: N802 - a factory standing in for the class
+    return _explore_screen_class()(session)

@@ -1,0 +1,195 @@
+"""A lesson: the stepper plus the lesson's prose beside each step, quizzes that wait at
+their steps like breakpoints, and progress saved as the learner goes."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Markdown
+
+from engine.expr.parse import ExpressionError
+from tutor.lessons.run import LessonRun
+from tutor.lessons.live import StepContext, render
+from tutor.storage.progress import ProgressStore, step_key
+from tutor.lessons.quiz import QuizSession
+from tutor.views.session import Session
+from tutor.ui.screens.quiz import QuizScreen
+from tutor.ui.screens.stepper import StepperScreen
+
+SAVE_DELAY = 1.0  # seconds after the last move before the position is written
+
+
+class LessonScreen(StepperScreen):
+    BINDINGS = StepperScreen.BINDINGS + [
+        Binding("enter", "quiz", "quiz here", show=False),
+        Binding("l", "toggle_prose", "lesson text", show=False),
+        Binding("escape", "lessons", "lesson list", show=False),
+    ]
+
+    def __init__(self, run: LessonRun, store: ProgressStore) -> None:
+        super().__init__(Session(run.timeline, run.title, model=run.scenario.model))
+        self.run = run
+        self.store = store
+        self.lesson = run.lesson
+        self.placements = run.placements
+        saved = store.quiz_results(self.lesson.id)
+        self.results: dict[str, str] = {q: r.get("result", "") for q, r in saved.items()}
+        self._section_shown: str | None = None
+        self._save_timer = None
+        self._quiz_open = False
+        self._asked_at: int | None = None
+
+    # lifecycle ----------------------------------------------------------------------
+    def compose_side(self):
+        prose = Markdown("", id="prose")
+        prose.can_focus = False
+        yield prose
+
+    def on_mount(self) -> None:
+        self.add_class("lesson", "show-map")
+        warning = self.store.open_lesson(self.lesson.id)
+        position = self.store.restore_position(self.lesson.id, self.run.timeline.steps)
+        if position:
+            self.run.timeline.jump(position)
+        super().on_mount()
+        for message in self.store.warnings:  # a damaged progress file moved aside, say
+            self.notify(message, severity="warning", timeout=10)
+        if warning and warning not in self.store.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+        if position:
+            self.notify(f"Resumed at step {position + 1}.", timeout=3)
+
+    def on_unmount(self) -> None:
+        self._save_position()
+
+    # quizzes as breakpoints ---------------------------------------------------------
+    def waiting_quizzes(self, position: int) -> list:
+        return [q for q in self.placements.quizzes_at.get(position, []) if not self.results.get(q.id)]
+
+    def may_leave_step_at(self, position: int) -> bool:
+        if self.waiting_quizzes(position):
+            self.call_after_refresh(self.action_quiz)
+            return False
+        return True
+
+    def stop_between(self, old: int, new: int) -> int | None:
+        waiting = [p for p in sorted(self.placements.quizzes_at) if old < p < new
+                   and self.waiting_quizzes(p)]
+        return waiting[0] if waiting else None
+
+    def after_step(self) -> None:
+        self._show_section()
+        self._schedule_save()
+        position = self.session.timeline.position
+        if self.waiting_quizzes(position) and self._asked_at != position:
+            self._asked_at = position
+            self.call_after_refresh(self.action_quiz)
+
+    def action_quiz(self) -> None:
+        """Open the (next) quiz at this step; answered ones can be taken again."""
+        if self._quiz_open:
+            return
+        position = self.session.timeline.position
+        quizzes = self.placements.quizzes_at.get(position, [])
+        if not quizzes:
+            self.notify("No quiz at this step. c runs to the next one.", timeout=3)
+            return
+        waiting = self.waiting_quizzes(position)
+        quiz = waiting[0] if waiting else quizzes[0]
+        try:
+            session = QuizSession(quiz, StepContext(self.session.timeline, position))
+        except ExpressionError as error:  # a broken lesson must not strand the learner
+            self.results[quiz.id] = "skipped"
+            self.notify(f"This quiz could not be set ({error}); it is skipped.",
+                        severity="error", timeout=8)
+            return
+        number = self.lesson.quizzes.index(quiz) + 1
+        title = f"Quiz {number}/{len(self.lesson.quizzes)} · step {position + 1} · {quiz.kind}"
+        self._quiz_open = True
+        self.app.push_screen(QuizScreen(session, title), lambda state: self._quiz_closed(session))
+
+    def _quiz_closed(self, session: QuizSession) -> None:
+        self._quiz_open = False
+        result = session.result
+        if result is None:
+            self.refresh_status()
+            return
+        self.results[session.quiz.id] = result.result
+        warning = self.store.record_quiz(self.lesson.id, session.quiz.id, result)
+        if warning:
+            self.notify(warning, severity="warning", timeout=8)
+        if self.waiting_quizzes(self.session.timeline.position):
+            self.call_after_refresh(self.action_quiz)
+        elif all(self.results.get(q.id) for q in self.lesson.quizzes):
+            if not self.store.is_done(self.lesson.id):
+                warning = self.store.mark_done(self.lesson.id)
+                self.notify(f"Lesson {self.lesson.number} done: every quiz answered. "
+                            "Esc returns to the lesson list.", timeout=8)
+                if warning:
+                    self.notify(warning, severity="warning", timeout=8)
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        if self.view is not None:
+            from tutor.ui.widgets.status_bar import StatusBar
+            self.query_one(StatusBar).show(self.view, self.session.title, self.status_extra())
+
+    def status_extra(self) -> str:
+        done = sum(1 for q in self.lesson.quizzes if self.results.get(q.id))
+        here = self.placements.quizzes_at.get(self.session.timeline.position, [])
+        text = f"quizzes {done}/{len(self.lesson.quizzes)}"
+        if here:
+            text += " · quiz here (Enter)"
+        return text
+
+    # prose -----------------------------------------------------------------------------
+    def _show_section(self) -> None:
+        """The section for this step, its numbers filled in at this step (the Markdown
+        is rebuilt only when the text changes)."""
+        text = self._section_markdown(self.placements.section_of[self.session.timeline.position])
+        if text != self._section_shown:
+            self._section_shown = text
+            self.query_one("#prose", Markdown).update(text)
+
+    def _section_markdown(self, index: int | None) -> str:
+        if index is None:
+            return f"# {self.lesson.title}\n\n{self.lesson.summary}"
+        section = self.placements.sections[index]
+        try:
+            text = render(section.text, StepContext(self.session.timeline))
+        except ExpressionError as error:
+            text = f"{section.text}\n\n*(a number here could not be filled in: {error})*"
+        title = f"## {section.title}\n\n" if section.title else ""
+        return title + text
+
+    def card_sentence(self) -> str | None:
+        return None
+
+    def note_lesson(self) -> str:
+        return f"lesson {self.lesson.number}: {self.lesson.title}"
+
+    def note_sentence(self) -> str:
+        index = self.placements.section_of[self.session.timeline.position]
+        return self._section_markdown(index) if index is not None else ""
+
+    def action_toggle_prose(self) -> None:
+        self.toggle_class("show-map")
+
+    def action_lessons(self) -> None:
+        self._save_position()
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+    # progress --------------------------------------------------------------------------
+    def _schedule_save(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(SAVE_DELAY, self._save_position)
+
+    def _save_position(self) -> None:
+        self._save_timer = None
+        step = self.session.timeline.step
+        warning = self.store.set_position(self.lesson.id, step.index, step_key(step))
+        if warning:
+            self.notify(warning, severity="warning", timeout=8)

@@ -1,0 +1,129 @@
+"""A quiz about the step in front of the learner: answer, hint, retry, skip."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from tutor.lessons.quiz import QuizSession
+
+
+def reflow(text: str) -> str:
+    """Join the single line breaks of a TOML string into spaces; keep blank lines."""
+    return "\n\n".join(" ".join(part.split()) for part in text.split("\n\n"))
+
+HOW_TO_ANSWER = {
+    "number": "a number: 0.37, -1/4, 3e-2, or arithmetic like 0.37*0",
+    "shape": "a shape: (3, 4), 3x4 or [3,4]",
+    "choice": "the letter of a choice: a, b, …",
+    "elements": "positions: (0,1) (0,2), or 1, 3 for one axis; none if there are none",
+}
+
+
+class QuizScreen(ModalScreen[str]):
+    """Dismissed with the quiz's state: ``correct``, ``wrong``, ``skipped`` or ``open``
+    (closed without finishing; the quiz will ask again before the cursor moves on)."""
+
+    CSS_PATH = "quiz.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "close (answer later)"),
+        Binding("f2", "hint", "hint"),
+        Binding("f3", "skip", "skip"),
+    ]
+
+    def __init__(self, session: QuizSession, title: str) -> None:
+        super().__init__()
+        self.session = session
+        self.quiz_title = title
+        self._hints: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        s = self.session
+        with Vertical(id="quiz"):
+            yield Static(self.quiz_title, id="quiz-title")
+            with VerticalScroll(id="quiz-body"):
+                yield Static(reflow(s.prompt_text()), id="prompt", markup=False)
+                if s.quiz.kind == "choice":
+                    yield Static("\n".join(s.choice_lines()), id="choices", markup=False)
+                yield Static(id="hints", markup=False)
+                yield Static(id="feedback", markup=False)
+                yield Static(id="explanation", markup=False)
+            yield Input(placeholder=HOW_TO_ANSWER[s.quiz.kind], id="answer")
+            with Horizontal(id="buttons"):
+                yield Button("Check ⏎", id="check", variant="primary")
+                yield Button("Hint F2", id="hint")
+                yield Button("Skip F3", id="skip")
+                yield Button("Later Esc", id="later")
+
+    def on_mount(self) -> None:
+        self.query_one("#hint", Button).disabled = self.session.hints_left == 0
+        self.query_one(Input).focus()
+
+    # actions ------------------------------------------------------------------------
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.session.finished:
+            self.dismiss(self.session.state)
+            return
+        text = event.value.strip()
+        if text.lower() in ("hint", "?"):
+            self.action_hint()
+        elif text.lower() == "skip":
+            self.action_skip()
+        else:
+            self._check(text)
+        event.input.value = ""
+
+    def _check(self, text: str) -> None:
+        feedback = self.session.submit(text)
+        box = self.query_one("#feedback", Static)
+        box.set_classes(feedback.status)
+        box.update(feedback.message)
+        if feedback.finished:
+            self._finish()
+
+    def action_hint(self) -> None:
+        if self.session.finished:
+            return
+        hint = self.session.hint()
+        if hint is None:
+            self.notify("No more hints: try an answer, or skip (F3).")
+            return
+        self._hints.append(f"hint {self.session.hints_used}: {reflow(hint)}")
+        self.query_one("#hints", Static).update("\n".join(self._hints))
+        self.query_one("#hint", Button).disabled = self.session.hints_left == 0
+
+    def action_skip(self) -> None:
+        if not self.session.finished:
+            self.session.skip()
+            self.query_one("#feedback", Static).update(
+                f"Skipped. The answer is {self.session.expected_text()}.")
+            self._finish()
+
+    def _finish(self) -> None:
+        self.query_one("#explanation", Static).update("Why: " + reflow(self.session.explanation()))
+        for button in ("#check", "#hint", "#skip", "#later"):
+            self.query_one(button, Button).display = False
+        answer = self.query_one(Input)
+        answer.placeholder = "press Enter to continue"
+        answer.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(self.session.state)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "check":
+            answer = self.query_one(Input)
+            self._check(answer.value.strip())
+            answer.value = ""
+        elif event.button.id == "hint":
+            self.action_hint()
+        elif event.button.id == "skip":
+            self.action_skip()
+        else:
+            self.action_close()

@@ -1,0 +1,54 @@
+"""The op card: formula, local derivative, shapes, and one element worked through."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from engine.ops.base import Worked
+
+from tutor.views.step import StepView, shape_text
+from tutor.ui.widgets.parts import Parts, update_static
+
+PHASE_STYLE = {"forward": "bold cyan", "backward": "bold magenta", "update": "bold green"}
+
+
+class OpCard(Static):
+    """What the current op does, its derivative, and the numbers of one element."""
+
+    def show(self, view: StepView, worked: Worked | None, sentence: str | None = None,
+             compact: bool = False) -> None:
+        """``compact`` (80×24) drops the title line (the status bar has it) and the sentence."""
+        text = Parts()
+        if not compact:
+            text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
+            text.add(f"  {view.name}\n", "bold")
+        text.add("formula  ", "dim")
+        text.add(view.formula + "\n")
+        text.add("local ∂  ", "dim")
+        text.add(view.derivative + "\n")
+        text.add("shapes   ", "dim")
+        text.add("   ".join(f"{label.split(' = ')[0]} {shape_text(shape)}"
+                               for label, shape in view.shapes) + "\n")
+        if worked is not None:
+            text.add("worked   ", "dim")
+            text.add(f"{worked.target} = ", "bold")
+            text.add(f"{worked.symbolic} = ", "italic")
+            if worked.numeric != _value(worked.value):  # a lookup's number is its value
+                text.add(f"{worked.numeric}{worked.result_joiner}")
+            text.add(_value(worked.value), "bold yellow")
+            text.add("\n")
+        for line in view.accumulations:
+            text.add("adds up  ", "dim")
+            text.add(line + "\n", "yellow")
+        if not compact:
+            text.add(sentence if sentence is not None else view.sentence, "dim italic")
+        elif sentence:
+            text.add(sentence, "italic")
+        self.plain = text.plain.rstrip()
+        update_static(self, text.content())
+
+
+def _value(x: float) -> str:
+    from engine.ops.base import fmt
+
+    return fmt(x)

@@ -1,0 +1,280 @@
+"""A panel that shows one tensor as a grid of numbers with a cell cursor."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tutor.views.cells import (CELL_WIDTH, LEVELS, cell_text, common_exponent, finite_scale,
+                     leading_indices, level, visible)
+from tutor.views.step import TensorSlot, shape_text
+
+
+def _mix(a, b, t):
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
+
+
+BASE = (34, 34, 40)
+POSITIVE = (178, 76, 40)
+NEGATIVE = (40, 96, 178)
+STYLES = {0: Style(color="rgb(200,200,200)")}
+for _k in range(1, LEVELS + 1):
+    _t = 0.25 + 0.75 * _k / LEVELS
+    STYLES[_k] = Style(color="white", bgcolor="rgb(%d,%d,%d)" % _mix(BASE, POSITIVE, _t))
+    STYLES[-_k] = Style(color="white", bgcolor="rgb(%d,%d,%d)" % _mix(BASE, NEGATIVE, _t))
+ZERO = Style(color="rgb(130,130,130)")
+CURSOR = Style(reverse=True, bold=True)
+UNDERLINE = Style(underline=True, bold=True)
+DIM = Style(dim=True, italic=True)
+AXIS = Style(color="rgb(120,120,140)")
+SPECIAL = Style(color="yellow", bold=True)
+
+
+class TensorView(Widget, can_focus=True):
+    """Values with a diverging colour scale (red +, blue −, signs always printed),
+    the shape in the title, a cell cursor, numpy-style elision, NaN/inf as such."""
+
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "cell up", show=False),
+        Binding("down", "move(1, 0)", "cell down", show=False),
+        Binding("left", "move(0, -1)", "cell left", show=False),
+        Binding("right", "move(0, 1)", "cell right", show=False),
+        Binding("left_square_bracket", "slice(-1)", "previous slice", show=False),
+        Binding("right_square_bracket", "slice(1)", "next slice", show=False),
+        Binding("escape", "leave", "leave panel", show=False),
+    ]
+
+    cursor: reactive[tuple] = reactive((), always_update=True, layout=False)
+
+    class CellSelected(Message):
+        """The learner picked an element of this panel."""
+
+        def __init__(self, view: "TensorView", index: tuple) -> None:
+            super().__init__()
+            self.view = view
+            self.index = index
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.slot: TensorSlot | None = None
+        self._array: np.ndarray | None = None
+        self._scale = 0.0
+        self._exponent = 0
+        self._rows: list[int | None] = []
+        self._cols: list[int | None] = []
+        self._col_x: list[tuple[int, int, int | None]] = []
+
+    # data -----------------------------------------------------------------
+    def show(self, slot: TensorSlot | None, cursor: tuple | None = None) -> None:
+        """Display ``slot`` (None hides the data); keep the cursor where it makes sense."""
+        self.slot = slot
+        self._array = None if slot is None or slot.value is None else np.asarray(slot.value)
+        if self._array is not None and slot.noise > 0 and self._array.dtype.kind == "f":
+            self._array = np.where(np.abs(self._array) <= slot.noise, 0.0, self._array)
+        if self._array is not None and self._array.dtype.kind in "fc":
+            self._scale = finite_scale(self._array)
+        elif self._array is not None:
+            self._scale = 0.0
+        if slot is None:
+            self.border_title = ""
+            self.border_subtitle = ""
+        else:
+            shape = slot.value.shape if slot.value is not None else None
+            short = ".".join(slot.name.split(".")[-2:])
+            self.border_title = (f"{slot.label} · {short} "
+                                 f"{shape_text(shape) if shape is not None else ''}")
+            exponent = self._exponent = (common_exponent(self._scale) if self._array is not None
+                                         and self._array.ndim else 0)
+            factor = f"values ×1e{exponent}" if exponent else ""
+            self.border_subtitle = " · ".join(part for part in (factor, slot.note) if part)
+        self.set_reactive(TensorView.cursor, self._clip(cursor if cursor is not None
+                                                         else self.cursor))
+        self.refresh()
+
+    def _clip(self, index: tuple) -> tuple:
+        if self._array is None or self._array.ndim == 0:
+            return ()
+        shape = self._array.shape
+        index = tuple(index)[-len(shape):] if index else ()
+        index = (0,) * (len(shape) - len(index)) + tuple(index)
+        return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))
+
+    @property
+    def value_at_cursor(self) -> float | None:
+        if self._array is None:
+            return None
+        return float(self._array[self.cursor]) if self._array.ndim else float(self._array)
+
+    # keys -------------------------------------------------------------------
+    def action_move(self, drow: int, dcol: int) -> None:
+        if self._array is None or self._array.ndim == 0:
+            return
+        index = list(self.cursor)
+        if self._array.ndim == 1:
+            index[0] += dcol or drow
+        else:
+            index[-2] += drow
+            index[-1] += dcol
+        self._select(self._clip(tuple(index)))
+
+    def action_slice(self, delta: int) -> None:
+        if self._array is None or self._array.ndim <= 2:
+            return
+        slices = leading_indices(self._array.shape)
+        current = slices.index(tuple(self.cursor[:-2]))
+        lead = slices[(current + delta) % len(slices)]
+        self._select(lead + tuple(self.cursor[-2:]))
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+    def _select(self, index: tuple) -> None:
+        self.cursor = index
+        self.post_message(self.CellSelected(self, index))
+
+    def watch_cursor(self, _old, _new) -> None:
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self._array is None or self._array.ndim == 0:
+            return
+        row_line = offset.y - getattr(self, "_top", 1)  # slice line and column header
+        if not 0 <= row_line < len(self._rows) or self._rows[row_line] is None:
+            return
+        for start, end, col in self._col_x:
+            if start <= offset.x < end and col is not None:
+                lead = tuple(self.cursor[:-2]) if self._array.ndim > 2 else ()
+                if self._array.ndim == 1:
+                    self._select((col,))
+                else:
+                    self._select(lead + (self._rows[row_line], col))
+                self.focus()
+                return
+
+    # drawing (the line API: one Strip per row, built once per change) -------------
+    def refresh(self, *args, **kwargs):
+        self._lines = None
+        return super().refresh(*args, **kwargs)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        size = self.size
+        if getattr(self, "_lines", None) is None or self._lines_size != size:
+            self._lines = self._build_lines(size.width, size.height)
+            self._lines_size = size
+        if y < len(self._lines):
+            return self._lines[y]
+        return Strip.blank(size.width, self._base)
+
+    def _build_lines(self, width: int, height: int) -> list[Strip]:
+        base = self._base = self.rich_style  # computing it walks the DOM: once per build
+        lines: list[list[Segment]] = []
+        if self.slot is None:
+            return []
+        if self._array is None:
+            return [self._strip([Segment("not yet: not computed at this step", base + DIM)],
+                                width)]
+        a = self._array
+        if self.slot.shape_only:
+            return [self._strip([Segment(f"shape only {shape_text(a.shape)}: recorded with "
+                                         "--shapes-only, no values", base + DIM)], width)]
+        if a.ndim > 2:
+            lead = ", ".join(str(i) for i in self.cursor[:-2])
+            lines.append([Segment(f"slice [{lead}, :, :]", base + AXIS),
+                          Segment("  [ ] next slice", base + DIM)])
+        self._top = len(lines) + 1
+        if a.ndim == 0:
+            self._rows, self._cols, self._col_x = [], [], []
+            value = float(a)
+            lines.append([Segment(" " + cell_text(value), base + self._style(value))])  # exact
+            return [self._strip(line, width) for line in lines]
+        grid = a.reshape(1, -1) if a.ndim == 1 else a[tuple(self.cursor[:-2])]
+        n_rows, n_cols = grid.shape
+        row_cursor = 0 if a.ndim == 1 else self.cursor[-2]
+        col_cursor = self.cursor[-1]
+        label_width = 0 if a.ndim == 1 else len(str(n_rows - 1))
+        self._cols = visible(n_cols, max(width - label_width, 0) // CELL_WIDTH, col_cursor)
+        self._rows = [0] if a.ndim == 1 else visible(n_rows, max(height - self._top, 1), row_cursor)
+        header = [Segment(" " * label_width)]
+        self._col_x = []
+        x = label_width
+        for col in self._cols:
+            label = "…" if col is None else str(col)
+            header.append(Segment(label.rjust(CELL_WIDTH), base + AXIS))
+            self._col_x.append((x, x + CELL_WIDTH, col))
+            x += CELL_WIDTH
+        lines.append(header)
+        cursor_style = CURSOR if self.has_focus else UNDERLINE
+        styles = {k: base + v for k, v in STYLES.items()}  # one Style object per level
+        zero, special, axis = base + ZERO, base + SPECIAL, base + AXIS
+        integer = a.dtype.kind in "iub"
+        ellipsis_cell = Segment("…".rjust(CELL_WIDTH), axis)
+        scale = self._scale
+        unit = 10.0 ** self._exponent
+        for row in self._rows:
+            if row is None:
+                lines.append([Segment(" " * label_width + "⋮", axis)])
+                continue
+            line = []
+            if label_width:
+                line.append(Segment(str(row).rjust(label_width - 1), axis))
+            values = grid[row]
+            for col in self._cols:
+                if col is None:
+                    line.append(ellipsis_cell)
+                    continue
+                value = values[col]
+                if integer:
+                    text, style = str(int(value)), styles[0]
+                else:
+                    value = float(value)
+                    text = cell_text(value / unit if unit != 1.0 else value)
+                    if value == 0.0:
+                        style = zero
+                    elif value != value or value in (float("inf"), float("-inf")):
+                        style = special
+                    else:
+                        style = styles[level(value, scale)]
+                if row == row_cursor and col == col_cursor:
+                    style = style + cursor_style
+                line.append(Segment(text.rjust(CELL_WIDTH), style))
+            lines.append(line)
+        return [self._strip(line, width) for line in lines]
+
+    def _strip(self, segments: list[Segment], width: int) -> Strip:
+        return Strip(segments).adjust_cell_length(width, self._base)
+
+    def text_lines(self) -> list[str]:
+        """The panel's rows as plain text (for tests and notes)."""
+        size = self.size
+        width = size.width if size.width else 80
+        height = size.height if size.height else 24
+        return [strip.text for strip in self._build_lines(width, height)]
+
+    def _cell(self, value) -> str:
+        if self._array.dtype.kind in "iub":
+            return str(int(value))
+        return cell_text(float(value))
+
+    def _style(self, value) -> Style:
+        if self._array.dtype.kind in "iub":
+            return STYLES[0]
+        value = float(value)
+        if value == 0.0:
+            return ZERO
+        if not np.isfinite(value):
+            return SPECIAL
+        return STYLES[level(value, self._scale)]

@@ -1,0 +1,332 @@
+"""What the PyTorch twin shows at a step, as plain data (no Textual here).
+
+For the step under the cursor: the PyTorch code for it (``code_lines``), torch's own
+result on the recorded inputs beside the engine's (``check_step``), and where the
+selected tensor lives in PyTorch (``torch_name_of``). A step passes when
+max |engine − torch| ≤ 1e-10 · max(1, max |torch value|), the rule
+``engine.pytorch.twin.check_every_step`` uses: absolute for values of order one,
+relative for large ones. Torch is imported only by ``check_step`` and
+``check_update``, through ``engine.pytorch.twin.import_torch``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.pytorch import twin as torch_twin
+from engine.model import torch_name
+from engine.optim import UpdateStep
+from engine.ops.base import idx
+from engine.timeline import Step, Timeline
+from engine.pytorch.names import activation_torch_name, python_name, torch_line, torch_operands
+
+TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One tensor computed by both: the engine's value and torch's, and how far apart."""
+
+    label: str  # "output", "∂L/∂x", "after"
+    engine: np.ndarray
+    torch: np.ndarray
+    max_abs_diff: float
+    accumulates: bool = False  # a contribution added to a gradient already there
+    tolerance: float = TOLERANCE
+
+    @property
+    def scale(self) -> float:
+        """max |torch value| over the finite elements (0 if none)."""
+        values = np.asarray(self.torch, dtype=float)
+        finite = values[np.isfinite(values)]
+        return float(np.abs(finite).max()) if finite.size else 0.0
+
+    @property
+    def allowed(self) -> float:
+        return self.tolerance * max(1.0, self.scale)
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_diff <= self.allowed
+
+
+@dataclass(frozen=True)
+class TwinResult:
+    """The step redone in PyTorch. ``message`` says why nothing was compared (a step
+    with no values, an op with nothing to replay). On backward steps ``grad_fns`` are
+    the autograd nodes torch built for this op alone, from the output's ``grad_fn``
+    towards the inputs (``AddmmBackward0``; ``ViewBackward0, AddmmBackward0, …`` for
+    an engine op that torch spells as several)."""
+
+    position: int
+    phase: str
+    name: str
+    code: tuple[str, ...]
+    comparisons: tuple[Comparison, ...] = ()
+    grad_fns: tuple[str, ...] = ()
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.comparisons) and all(c.ok for c in self.comparisons)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((c.max_abs_diff for c in self.comparisons), default=0.0)
+
+
+# the code -------------------------------------------------------------------------
+
+def code_lines(step: Step) -> tuple[str, ...]:
+    """The PyTorch lines for a step, runnable with the recorded values bound to the
+    names (``import math, torch``; ``import torch.nn.functional as F``)."""
+    if step.phase == "update":
+        return update_code(step.update)
+    node = step.node
+    line = torch_line(node)
+    if step.phase == "forward":
+        return (line,)
+    operands = torch_operands(node)
+    wrt = [operands[c.input_index] for c in step.backward.contributions]
+    if not wrt or not getattr(node.op, "replayable", True):
+        return (line,)
+    inputs = f"({wrt[0]},)" if len(wrt) == 1 else f"({', '.join(wrt)})"
+    return (line, f"grads = torch.autograd.grad({python_name(node.output.name)}, {inputs}, "
+                  f"grad_outputs=upstream)")
+
+
+def update_code(u: UpdateStep) -> tuple[str, ...]:
+    w = python_name(u.name)
+    if u.optimizer == "adam":
+        return (f"torch.optim.Adam([{w}], lr={u.lr!r}).step()",)
+    return (f"lr = {u.lr!r}", f"with torch.no_grad(): {w} -= lr * {w}.grad")
+
+
+# the check -----------------------------------------------------------------------
+
+def _input_label(node, i: int) -> str:
+    return node.op.inputs[i] if i < len(node.op.inputs) else f"input {i}"
+
+
+def not_comparable(timeline: Timeline, step: Step) -> str:
+    """Why this step cannot be replayed in torch ("" when it can)."""
+    if step.phase == "update":
+        if step.update.optimizer != "sgd":
+            return (f"not replayed: {step.update.optimizer}'s running averages are not part of "
+                    "the record, so only plain SGD updates are redone in torch")
+        return ""
+    if getattr(timeline.tape, "shapes_only", False):
+        return ("shape only: this record holds shapes, no values (--shapes-only): nothing "
+                "to compare")
+    op = step.node.op
+    if not getattr(op, "replayable", True):
+        return (f"not replayable: {op.name} has no forward op to run again ({op.formula})")
+    if step.phase == "backward" and not step.backward.contributions:
+        return "no input of this op needs a gradient: nothing is sent back, nothing to compare"
+    return ""
+
+
+def check_step(timeline: Timeline, position: int) -> TwinResult:
+    """Redo the step at ``position`` in PyTorch on its recorded inputs.
+
+    Raises ``engine.pytorch.twin.TorchMissing`` when torch is not installed."""
+    step = timeline.steps[position]
+    code = code_lines(step)
+    base = dict(position=position, phase=step.phase, name=step.name, code=code)
+    reason = not_comparable(timeline, step)
+    if reason:
+        return TwinResult(**base, message=reason)
+    if step.phase == "update":
+        return TwinResult(**base, comparisons=(check_update(step.update),))
+    torch_twin.import_torch()
+    node = step.node
+    if step.phase == "forward":
+        value, diff = torch_twin.twin_forward(node)
+        return TwinResult(**base, comparisons=(Comparison("output", node.output.value, value,
+                                                          diff),))
+    contributions = {c.input_index: c for c in step.backward.contributions}
+    comparisons = []
+    for i, value, diff in torch_twin.twin_backward(step.backward):
+        c = contributions[i]
+        comparisons.append(Comparison(f"∂L/∂{_input_label(node, i)}", c.value, value, diff,
+                                      accumulates=c.accumulates))
+    return TwinResult(**base, comparisons=tuple(comparisons),
+                      grad_fns=autograd_nodes(node, list(contributions)))
+
+
+def check_update(u: UpdateStep) -> Comparison:
+    """``with torch.no_grad(): w -= lr * w.grad`` run in torch on the recorded weight
+    and gradient, against the engine's weight after the step."""
+    torch = torch_twin.import_torch()
+    w = torch.tensor(np.array(u.before, dtype=float, copy=True), requires_grad=True)
+    w.grad = torch.tensor(np.array(u.grad, dtype=float, copy=True))
+    with torch.no_grad():
+        w -= u.lr * w.grad
+    value = w.detach().numpy().copy()
+    return Comparison("after", u.after, value, torch_twin.max_abs_diff(u.after, value))
+
+
+def autograd_nodes(node, wanted: list[int], limit: int = 6) -> tuple[str, ...]:
+    """The autograd nodes torch builds when it runs ``node``'s op on inputs of which
+    those in ``wanted`` need gradients: ``y.grad_fn`` first (``AddmmBackward0``), then
+    the nodes it leads to, breadth first, without the leaves' ``AccumulateGrad``."""
+    torch = torch_twin.import_torch()
+    xs = []
+    for i, t in enumerate(node.inputs):
+        x = torch.tensor(np.array(t.value, copy=True))
+        if i in wanted and x.is_floating_point():
+            x.requires_grad_(True)
+        xs.append(x)
+    y = node.op.torch_forward(torch, *xs, **node.attrs)
+    names, seen, queue = [], set(), [getattr(y, "grad_fn", None)]
+    while queue and len(names) < limit:
+        fn = queue.pop(0)
+        if fn is None or id(fn) in seen or type(fn).__name__ == "AccumulateGrad":
+            continue
+        seen.add(id(fn))
+        names.append(fn.name().rsplit("::", 1)[-1])
+        queue.extend(next_fn for next_fn, _ in fn.next_functions)
+    return tuple(names)
+
+
+def position_of(timeline: Timeline, check) -> int:
+    """Where an ``engine.pytorch.twin.StepCheck`` sits on the timeline."""
+    if check.phase == "forward":
+        return timeline.forward_index[check.index]
+    return timeline.backward_start + check.index
+
+
+@dataclass(frozen=True)
+class EveryStep:
+    """Every step checked: the forward/backward report of
+    ``engine.pytorch.twin.check_every_step`` and the SGD updates redone by ``check_update``."""
+
+    report: torch_twin.CheckReport
+    updates: tuple  # ((timeline position, Comparison, or None: not SGD, skipped), …)
+
+
+def every_step_summary(timeline: Timeline, outcome: EveryStep) -> tuple[str, int | None]:
+    """The report's text, and the timeline position of the first mismatch (None: all pass)."""
+    report = outcome.report
+    updates = [(p, c) for p, c in outcome.updates if c is not None]
+    skipped = len(report.skipped) + len(outcome.updates) - len(updates)
+    largest = max([report.max_diff] + [c.max_abs_diff for _, c in updates])
+    text = (f"{len(report.steps) + len(outcome.updates)} steps checked in PyTorch "
+            f"({len(report.forward)} forward, {len(report.backward)} backward, "
+            f"{len(outcome.updates)} update), each op alone on its recorded inputs: "
+            f"largest difference {_diff(largest)}")
+    if skipped:
+        text += f"; {skipped} with nothing to replay, skipped"
+    mismatches = [(position_of(timeline, s), s.max_abs_diff) for s in report.steps if not s.ok]
+    mismatches += [(p, c.max_abs_diff) for p, c in updates if not c.ok]
+    if not mismatches:
+        return f"✓ {text}, all within {TOLERANCE:g} (× max(1, |value|)).", None
+    position, diff = min(mismatches)  # the first on the timeline
+    step = timeline.steps[position]
+    return (f"✗ {text}.\n  First mismatch: step {position + 1}/{len(timeline)}, {step.phase} "
+            f"{step.name} ({step.op_name}): max |engine − torch| {diff:.3g} > {TOLERANCE:g}. "
+            "The stepper jumped there: press x to see it in PyTorch.", position)
+
+
+def _diff(d: float) -> str:
+    return "0" if d == 0.0 else f"{d:.2e}"
+
+
+# the names map ---------------------------------------------------------------------
+
+_PACKED = re.compile(r"^(?P<base>.*)\[(?P<start>\d+):(?P<end>\d+)\]$")
+
+
+def tensor_of(step: Step, slot_key: str):
+    """The engine tensor a panel of this step shows (None for an update's panels)."""
+    if step.node is None:
+        return None
+    node = step.node
+    if slot_key in ("out", "upstream"):
+        return node.output
+    digits = slot_key.lstrip("abcdefghijklmnopqrstuvwxyz")
+    if digits.isdigit() and int(digits) < len(node.inputs):
+        return node.inputs[int(digits)]
+    return None
+
+
+def param_torch_name(name: str, index: tuple, d_model: int) -> str:
+    """A transformer weight element in ``torch.nn.Transformer``. Q, K and V are packed
+    into one ``in_proj_weight`` of 3·d_model rows, so ``…k_proj.weight[i, j]`` is
+    ``…in_proj_weight[d_model + i, j]``."""
+    where = torch_name(name, d_model)
+    packed = _PACKED.match(where)
+    if packed is None:
+        return where + (_element(index) if index else "")
+    base, start = packed["base"], int(packed["start"])
+    short = base.rsplit(".", 1)[-1]
+    if not index:
+        return where
+    first, rest = int(index[0]), [int(i) for i in index[1:]]
+    inner = ", ".join([f"{start} + {first}"] + [str(i) for i in rest])
+    exact = ", ".join(str(i) for i in [start + first] + rest)
+    return f"{where}   element {idx(index)} is {short}[{inner}] = {short}[{exact}]"
+
+
+def _element(index: tuple) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def torch_name_of(timeline: Timeline, step: Step, slot_key: str, index: tuple,
+                  d_model: int | None) -> str:
+    """Where the selected tensor lives in PyTorch, in one line.
+
+    ``d_model`` given: the run is the engine's transformer (its twin is
+    ``torch.nn.Transformer``). A ``TorchRecord`` (``tutor torch``) already carries
+    torch's own names. Anything else is a small graph of its own."""
+    recorded = hasattr(timeline.tape, "shapes_only")
+    if step.phase == "update":
+        name, kind, node = step.update.name, "param", None
+    else:
+        tensor = tensor_of(step, slot_key)
+        if tensor is None:
+            return ""
+        name, kind, node = tensor.name, tensor.kind, tensor.node
+    index = tuple(int(i) for i in index)
+    if recorded:
+        return _recorded_name(name, kind, node, index)
+    if d_model is None:
+        return (f"{python_name(name)}{_element(index) if index else ''}: this run is a small "
+                "graph of its own, not the transformer (in torch, a tensor of its own)")
+    if kind == "param":
+        return param_torch_name(name, index, d_model)
+    if kind == "input":
+        return f"{name}: an input you pass to the model (token ids)"
+    if kind == "const":
+        return f"{name}: a constant (in torch, a tensor made once, not learned)"
+    try:
+        where = activation_torch_name(name, d_model)
+    except KeyError:
+        return f"{python_name(name)}: a value inside the step, no module of its own in torch"
+    return where + (f"   element {idx(index)}" if index else "")
+
+
+def _recorded_name(name: str, kind: str, node, index: tuple) -> str:
+    element = _element(index) if index else ""
+    suffix = " (torch's own name)"
+    if kind == "param":
+        return f"model.{name}{element}{suffix}"
+    if kind == "input":
+        return f"{name}{element}: the input you passed to the model"
+    if kind == "const" or node is None:
+        return f"{name}{element}: a constant the model used (not learned)"
+    if not getattr(node.op, "replayable", True) and node.path[:1] == ("unpaired",):
+        return (f"{name}: an autograd node with no recorded forward op (a custom "
+                "autograd.Function?)")
+    module = ".".join(node.path[:-1])
+    op = node.op.name
+    if module == "loss":
+        place = "your loss_fn"
+    elif module:
+        place = f"module model.{module}"
+    else:
+        place = "the model's own forward()"
+    return f"{name}{element}: the output of {op} inside {place}{suffix}"
