@@ -202,7 +202,7 @@ def test_worked_arithmetic_evaluates_to_the_value_shown(case):
     """Evaluate the numbers the op card prints (4 significant digits each) with the safe
     expression parser: they must come to the value it states, so the card's arithmetic
     is right, not just its final number."""
-    from engine.expr.parse import ExpressionError, evaluate
+    from engine.expr import ExpressionError, evaluate
 
     name, xs, attrs = case
     op = OPS[name]

@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from engine.expr.parse import ExpressionError, parse
+from engine.expr import ExpressionError, evaluate, parse
 
 KINDS = ("number", "shape", "choice", "elements")
 
@@ -100,7 +100,7 @@ def parse_number(text: str) -> float:
         raise Unreadable(f"Use numbers, not names ({name!r}): work the value out from the "
                          f"numbers on screen. {NUMBER_HELP}")
     try:
-        value = expression.evaluate({})
+        value = evaluate(expression)
     except ExpressionError as error:
         raise Unreadable(f"I couldn't work that out: {error.message}. {NUMBER_HELP}") from None
     if not isinstance(value, float) or not math.isfinite(value):

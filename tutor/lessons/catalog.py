@@ -15,12 +15,11 @@ Every problem is reported, each naming its file and field::
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.expr.parse import ExpressionError
+from engine.expr import ExpressionError, did_you_mean
 from tutor.lessons.schema import PHASES, Problem, Selector, check_lesson_table, read_toml
 from tutor.lessons.live import StepContext, render
 from tutor.lessons.quiz import Quiz, expected_answer
@@ -344,13 +343,11 @@ def _no_match(selector: Selector, timeline) -> str:
     if not names:
         extra = " (set lr in [scenario] to get one)" if selector.phase == "update" else ""
         return f"no step matches {str(selector)!r}: this run has no {selector.phase} phase{extra}"
-    close = difflib.get_close_matches(selector.pattern, names, n=3, cutoff=0.5)
-    if close:
-        hint = "did you mean " + " or ".join(repr(f"{selector.phase}:{c}") for c in close) + "?"
-    else:
+    hint = did_you_mean(selector.pattern, names, 0.5, most=3, prefix=f"{selector.phase}:")
+    if not hint:
         shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
-        hint = f"{selector.phase} steps: {shown}"
-    return f"no step matches {str(selector)!r} ({hint})"
+        hint = f" ({selector.phase} steps: {shown})"
+    return f"no step matches {str(selector)!r}{hint}"
 
 
 # finding a lesson by what the learner typed ---------------------------------------------

@@ -14,7 +14,6 @@ with numbers printed the way the screen prints them.
 from __future__ import annotations
 
 import copy
-import difflib
 import weakref
 from collections.abc import Mapping
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from engine.timeline import OP_LEVEL, Cursor, Timeline
 
-from engine.expr.parse import ExpressionError
+from engine.expr import ExpressionError, did_you_mean
 from tutor.lessons.templates import format_value, render, split_template
 
 __all__ = ["StepContext", "TensorNames", "NAMES", "render", "format_value", "split_template"]
@@ -59,12 +58,9 @@ class TensorNames:
             shown = ", ".join(matches[:6]) + (", …" if len(matches) > 6 else "")
             raise ExpressionError(f"{name!r} is ambiguous: it could be {shown}; write the full "
                                   "name")
-        message = f"no tensor named {name!r} in this run"
         candidates = list(self.by_name) + [n.rsplit(".", 1)[-1] for n in self.by_name]
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-        if close:
-            message += f" (did you mean {close[0]!r}?)"
-        raise ExpressionError(message)
+        raise ExpressionError(f"no tensor named {name!r} in this run"
+                              f"{did_you_mean(name, candidates)}")
 
 
 _NAMES_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -20,7 +20,7 @@ import numpy as np
 from engine.ops.base import fmt
 
 from tutor.lessons.answers import KINDS, grade, number_matches
-from engine.expr.parse import ExpressionError, parse
+from engine.expr import ExpressionError, evaluate, parse
 from tutor.lessons.live import format_value, render
 
 RESULTS = ("correct", "correct_after_hints", "skipped", "wrong")
@@ -59,7 +59,7 @@ def expected_answer(quiz: Quiz, ctx):
                                                                                  bool):
         value = float(quiz.answer)
     else:
-        value = parse(str(quiz.answer)).evaluate(ctx)
+        value = evaluate(str(quiz.answer), ctx)
     return as_kind(quiz.kind, value, len(quiz.choices))
 
 

@@ -7,12 +7,12 @@ here so the builders read as the recipe they are.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields
 
 import numpy as np
 
 from engine.config import ModelConfig
+from engine.expr import did_you_mean
 from engine.optim import check_learning_rate
 
 MAX_PARAMETERS = 10_000_000  # 80 MB of float64: far beyond any lesson, short of a stall
@@ -56,12 +56,6 @@ def check_kind_and_options(spec) -> str:
             raise ScenarioError(f"scenario.{name}", f"unknown option for kind {kind!r}"
                                 f"{did_you_mean(name, allowed)} (options: {', '.join(allowed)})")
     return kind
-
-
-def did_you_mean(name, choices) -> str:
-    """`` (did you mean 'sizes'?)`` for a near miss, else nothing."""
-    close = difflib.get_close_matches(str(name), choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class SpecReader:

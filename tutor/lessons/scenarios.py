@@ -29,13 +29,13 @@ from typing import Callable
 import numpy as np
 
 from engine.config import ModelConfig
-from engine.expr.program import ExpressionError, build_program, check_name, parse_program
+from engine.expr import ExpressionError, build_program, check_name, did_you_mean, parse_program
 from engine.model import Decoding, Transformer, causal_mask
 from engine.ops import Power
 from engine.optim import UpdateStep, sgd_updates
 from engine.replay import resolve_tensor
 from tutor.lessons.scenario_spec import (KINDS, MAX_PARAMETERS, MODEL_FIELDS, MODEL_LIMITS, ScenarioError,
-                            SpecReader, check_numbers, check_tokens, did_you_mean)
+                            SpecReader, check_numbers, check_tokens)
 from engine.tasks import BOS, TASKS, target_for
 from engine.tape import Tape, Tensor
 from engine.timeline import Timeline

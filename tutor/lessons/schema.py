@@ -7,14 +7,13 @@ match steps, do expressions evaluate there — is ``tutor.lessons.catalog.check_
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import re
 from dataclasses import dataclass
 
 from tutor.lessons.answers import KINDS
-from engine.expr.parse import ExpressionError, parse
+from engine.expr import ExpressionError, did_you_mean, parse
 from tutor.lessons.live import NAMES, split_template
 
 try:
@@ -59,8 +58,7 @@ class Selector:
                              f"(got {text!r})")
         phase, pattern = text.split(":", 1)
         if phase not in PHASES:
-            close = difflib.get_close_matches(phase, PHASES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(phase, PHASES)
             raise ValueError(f"unknown phase {phase!r}{hint}; use forward, backward or update")
         if not re.fullmatch(r"[A-Za-z0-9_.*?\[\]!-]+", pattern):
             raise ValueError(f"the step pattern {pattern!r} must be a step name with * "
@@ -72,11 +70,6 @@ class Selector:
 
     def __str__(self) -> str:
         return f"{self.phase}:{self.pattern}"
-
-
-def did_you_mean(name: str, choices) -> str:
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def read_toml(file, display: str, problems: list) -> dict | None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.ops.base import fmt
 
-from engine.expr.parse import ExpressionError, parse
+from engine.expr import ExpressionError, evaluate, parse
 
 # printing values ---------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ def render(template: str, ctx: Mapping, answer=None) -> str:
             continue
         source, position = part
         try:
-            out.append(format_value(parse(source).evaluate(env)))
+            out.append(format_value(evaluate(source, env)))
         except ExpressionError as error:
             where = None if error.position is None else position + error.position
             raise ExpressionError(f"{{{source}}}: {error.message}", where) from None

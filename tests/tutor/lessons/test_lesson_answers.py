@@ -38,7 +38,7 @@ import pytest
 import tutor.lessons.live as live
 from engine.timeline import Timeline
 from engine.pytorch.twin import replay_torch
-from engine.expr.parse import ExpressionError, parse
+from engine.expr import ExpressionError, evaluate, parse
 from tutor.lessons.catalog import build_for_check, load_lessons
 from tutor.lessons.live import ARRAY_FUNCTIONS, NAMES, StepContext, split_template
 from tutor.lessons.quiz import as_kind, expected_answer
@@ -295,7 +295,7 @@ def same_answer(kind: str, engine_answer, torch_answer) -> bool:
 def template_values(template: str, ctx, answer=None) -> list:
     """The value of every ``{expression}`` of a template, as ``render`` computes them."""
     env = ctx if answer is None else ChainMap({"answer": answer}, ctx)
-    return [parse(part[0]).evaluate(env) for part in split_template(template)
+    return [evaluate(part[0], env) for part in split_template(template)
             if not isinstance(part, str)]
 
 
@@ -312,7 +312,7 @@ def torch_answer(quiz, ctx):
     """The quiz's answer in ``ctx`` (a fixed choice index is no expression: None)."""
     if quiz.kind == "choice" and isinstance(quiz.answer, int):
         return None
-    return as_kind(quiz.kind, parse(str(quiz.answer)).evaluate(ctx), len(quiz.choices))
+    return as_kind(quiz.kind, evaluate(str(quiz.answer), ctx), len(quiz.choices))
 
 
 # the proof -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from engine import ModelConfig, Tape, Transformer
 from engine.optim import sgd_updates
 from engine.timeline import Timeline
-from engine.expr.parse import ExpressionError, evaluate
+from engine.expr import ExpressionError, evaluate
 from tutor.lessons.live import NAMES, StepContext, format_value, render, split_template
 
 W, X, Y, LR = 2.0, 3.0, 1.0, 0.1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tutor.lessons.scenarios import build_scenario
-from engine.expr.parse import ExpressionError
+from engine.expr import ExpressionError
 from tutor.lessons.live import StepContext
 from tutor.lessons.quiz import Quiz, QuizSession, expected_answer
 

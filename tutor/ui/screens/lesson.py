@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import Markdown
 
-from engine.expr.parse import ExpressionError
+from engine.expr import ExpressionError
 from tutor.lessons.run import LessonRun
 from tutor.lessons.live import StepContext, render
 from tutor.storage.progress import ProgressStore, step_key

@@ -1,0 +1,110 @@
+"""Text into tokens: numbers, names (a dotted tensor name is one token) and operators.
+
+``×``, ``·`` and ``∗`` mean ``*``; ``−`` and ``–`` mean ``-``; ``÷`` means ``/``, so
+an answer copied from the screen reads as typed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.expr.errors import ExpressionError
+
+MAX_LENGTH = 500
+
+SYNONYMS = {"×": "*", "·": "*", "⋅": "*", "∗": "*", "−": "-", "–": "-", "÷": "/"}
+OPERATORS = ("**", "<=", ">=", "==", "+", "-", "*", "/", "@", "(", ")", "[", "]", ",", "<", ">",
+             "=")
+_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NAME_CHARS = _NAME_START | set("0123456789")
+_DIGITS = set("0123456789")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "number", "name", "op", "end"
+    text: str
+    position: int
+    number: float = 0.0
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of ``text``, ending with an ``end`` token."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is too long ({len(text)} characters; "
+                              f"at most {MAX_LENGTH})")
+    chars = "".join(SYNONYMS.get(c, c) for c in text)
+    tokens: list[Token] = []
+    i, n = 0, len(chars)
+    while i < n:
+        c = chars[i]
+        if c.isspace():
+            i += 1
+        elif c in _DIGITS or (c == "." and i + 1 < n and chars[i + 1] in _DIGITS):
+            i = _number(chars, i, tokens)
+        elif c in _NAME_START:
+            start = i
+            while i < n and chars[i] in _NAME_CHARS:
+                i += 1
+            while i + 1 < n and chars[i] == "." and chars[i + 1] in _NAME_CHARS:
+                i += 1
+                while i < n and chars[i] in _NAME_CHARS:
+                    i += 1
+            tokens.append(Token("name", chars[start:i], start))
+        else:
+            op = next((o for o in OPERATORS if chars.startswith(o, i)), None)
+            if op is None:
+                raise ExpressionError(_bad_character(c), i)
+            tokens.append(Token("op", op, i))
+            i += len(op)
+    tokens.append(Token("end", "", n))
+    return tokens
+
+
+def _bad_character(c: str) -> str:
+    if c == "^":
+        return "use ** for powers: 2**3, not 2^3"
+    if c in "'\"":
+        return "quotes are not part of this language: write names and numbers without them"
+    shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"
+    return f"unexpected character {shown}"
+
+
+def _number(chars: str, i: int, tokens: list[Token]) -> int:
+    """Read ``12``, ``0.37``, ``.5``, ``5.``, ``3e-2``; refuse ``1_000``, ``2x``, ``1.2.3``."""
+    start, n = i, len(chars)
+    while i < n and chars[i] in _DIGITS:
+        i += 1
+    if i < n and chars[i] == ".":
+        i += 1
+        while i < n and chars[i] in _DIGITS:
+            i += 1
+    if i < n and chars[i] in "eE":
+        j = i + 1
+        if j < n and chars[j] in "+-":
+            j += 1
+        if j < n and chars[j] in _DIGITS:
+            i = j
+            while i < n and chars[i] in _DIGITS:
+                i += 1
+        elif not (j < n and chars[j] in _NAME_CHARS):
+            raise ExpressionError(f"the exponent of {chars[start:j]!r} is missing: "
+                                  "write 3e-2 for 0.03", start)
+    if i < n and (chars[i] in _NAME_CHARS or chars[i] == "."):
+        end = i
+        while end < n and (chars[end] in _NAME_CHARS or chars[end] == "."):
+            end += 1
+        word = chars[start:end]
+        advice = ("write numbers without '_'" if "_" in word
+                  else "write 2*x to multiply" if chars[i] in _NAME_START
+                  else "a number has at most one decimal point")
+        raise ExpressionError(f"{word!r} is not a number ({advice})", start)
+    text = chars[start:i]
+    value = float(text)  # digits, one '.', one exponent: checked above
+    if not math.isfinite(value):
+        raise ExpressionError(f"the number {text} is too large", start)
+    tokens.append(Token("number", text, start, value))
+    return i
