@@ -75,28 +75,58 @@ class ModelConfig:
                    if not n.startswith(skip))
 
 
+LIMITS = {"vocab_size": 10_000, "d_model": 1024, "n_heads": 64, "d_ff": 4096,
+          "n_encoder_layers": 12, "n_decoder_layers": 12, "max_len": 512}
+MAX_PARAMETERS = 10_000_000  # 80 MB of float64: far beyond the tutor's models, short of a stall
+
+
+def check_size(config: ModelConfig) -> ModelConfig:
+    """``config`` if the tutor can build and run it in memory, else ValueError naming the
+    size that is too large: checked before any array is allocated."""
+    for name, high in LIMITS.items():
+        value = getattr(config, name)
+        if value > high:
+            raise ValueError(f"ModelConfig.{name} must be at most {high}, got {value}")
+    count = config.parameter_count()
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"the model would have {count:,} parameters; the tutor allows at most "
+                         f"{MAX_PARAMETERS:,}")
+    return config
+
+
+class TokenError(ValueError):
+    """Token ids that cannot be used; ``reason`` says why without naming them, so a
+    caller can name them its own way (``--src``, ``scenario.tgt``)."""
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(f"{name}: {reason}")
+
+
 def check_tokens(name: str, ids, config: ModelConfig) -> np.ndarray:
-    """A (B, T) array of token ids in [0, vocab_size) no longer than max_len, or ValueError."""
-    array = np.asarray(ids)
+    """A (B, T) int64 array of token ids in [0, vocab_size) no longer than max_len, or
+    ``TokenError``."""
+    try:
+        array = np.asarray(ids)
+    except (ValueError, TypeError):
+        raise TokenError(name, "must be rows of token ids of one length") from None
     if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} holds non-finite values; token ids must be whole numbers")
-        if not np.all(array == np.round(array)):
-            raise ValueError(f"{name} holds fractions; token ids must be whole numbers")
+        bad = array[~np.isfinite(array) | (array != np.round(array))] if array.size else array
+        if bad.size:
+            raise TokenError(name, f"token ids must be whole numbers, got {bad.flat[0]:g}")
         array = array.astype(np.int64)
-    elif array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer token ids, got dtype {array.dtype}")
+    elif array.dtype.kind == "b" or array.dtype.kind not in "iu":
+        raise TokenError(name, f"token ids must be whole numbers, got {array.dtype} values")
     if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, length), got rank {array.ndim} "
-                         f"shape {array.shape}")
+        raise TokenError(name, f"must have shape (batch, length), got shape {array.shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
-        raise ValueError(f"{name} is empty: shape {array.shape}")
+        raise TokenError(name, f"is empty: shape {array.shape}")
     if array.shape[1] > config.max_len:
-        raise ValueError(f"{name} has length {array.shape[1]}, longer than "
-                         f"max_len {config.max_len}")
+        raise TokenError(name, f"has length {array.shape[1]}, longer than max_len "
+                               f"{config.max_len}")
     low, high = int(array.min()), int(array.max())
     if low < 0 or high >= config.vocab_size:
         bad = low if low < 0 else high
-        raise ValueError(f"{name} holds token id {bad}, outside [0, {config.vocab_size - 1}] "
-                         f"(vocab_size {config.vocab_size})")
+        raise TokenError(name, f"token {bad} is outside [0, {config.vocab_size - 1}] "
+                               f"(vocab_size {config.vocab_size})")
     return array.astype(np.int64, copy=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.config import ModelConfig, check_tokens
+from engine.lean import LeanTape
 from engine.tape import Tape, Tensor
 
 LN_EPS = 1e-5
@@ -245,12 +246,14 @@ class Transformer:
 
     # decoding ----------------------------------------------------------------
     def generate(self, src, start_token: int, steps: int, temperature: float | None = None,
-                 rng: np.random.Generator | None = None) -> Decoding:
-        """Generate ``steps`` tokens after ``start_token``, one at a time, all recorded.
+                 rng: np.random.Generator | None = None, record: bool = True) -> Decoding:
+        """Generate ``steps`` tokens after ``start_token``, one at a time.
 
         Greedy (argmax) when ``temperature`` is None; otherwise sample from
         softmax(logits / temperature). The encoder runs once; each new token runs
         the decoder again on the longer prefix, so the causal mask grows by one.
+        Every op is recorded on ``Decoding.tape``; ``record=False`` runs the same ops
+        on a ``LeanTape`` that keeps nothing (measuring accuracy: same tokens, less time).
         """
         src, _, _ = self.check_inputs(src, np.zeros((np.asarray(src).shape[0], 1), dtype=int))
         if not 0 <= start_token < self.config.vocab_size:
@@ -262,11 +265,11 @@ class Transformer:
         if temperature is not None and not (temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a positive number, got {temperature}")
         rng = rng or np.random.default_rng(0)
-        tape = Tape()
+        tape = Tape() if record else LeanTape(for_backward=False)
         P = self.bind(tape)
         memory = self.encode(tape, P, tape.input("src", src, requires_grad=False))
         tokens = np.full((src.shape[0], 1), start_token, dtype=np.int64)
-        decoding = Decoding(tokens, [], tape)
+        decoding = Decoding(tokens, [], tape if record else None)
         for step in range(1, steps + 1):
             with tape.scope(f"token_{step}"):
                 tgt = tape.input(f"prefix_{step}", tokens, requires_grad=False)

@@ -266,30 +266,18 @@ class Tape:
             raise ValueError("backward needs a tensor recorded on this tape")
         if self.steps:
             raise RuntimeError("backward already ran on this tape; record a new one")
-        if seed is None:
-            if y.value.size != 1:
-                raise ValueError(f"backward from {y.name!r} of shape {y.shape} needs a seed "
-                                 "gradient of the same shape (or reduce it to a number first)")
-            seed = np.ones_like(y.value, dtype=float)
-        grads = {y.id: np.asarray(seed, dtype=float)}
+        seed = seed_gradient(y, seed)
         self.loss = y
         last = y.node.index if y.node is not None else -1
-        for node in reversed(self.nodes[:last + 1]):
-            g = grads.get(node.output.id)
-            if g is None:
-                continue
-            dxs = node.op.backward(g, node.saved)
-            contributions = []
-            for i, (x, dx) in enumerate(zip(node.inputs, dxs)):
-                if dx is None or not x.requires_grad:
-                    continue
-                dx = np.asarray(dx)
-                before = grads.get(x.id)
-                after = dx if before is None else before + dx
-                grads[x.id] = after
-                contributions.append(Contribution(i, x, dx, before, after))
+        nodes = self.nodes[:last + 1]
+
+        def record(call_index: int, g, contributions) -> None:
+            node = nodes[call_index]
             self.steps.append(BackwardStep(len(self.steps), node, g, contributions))
             node.saved = None
+
+        grads = backpropagate([(n.op, n.inputs, n.output, n.saved) for n in nodes], y, seed,
+                              record)
         for t in self.tensors:
             if t.requires_grad:
                 g = grads.get(t.id)
@@ -364,6 +352,48 @@ class Tape:
 
     def sum(self, x, axis=None, keepdims=False, label=None):
         return self.apply(Sum, x, axis=axis, keepdims=keepdims, label=label)
+
+
+def seed_gradient(y: Tensor, seed=None) -> np.ndarray:
+    """∂y/∂y: ones for a number (a loss); a tensor needs its seed given."""
+    if seed is None:
+        if y.value.size != 1:
+            raise ValueError(f"backward from {y.name!r} of shape {y.shape} needs a seed "
+                             "gradient of the same shape (or reduce it to a number first)")
+        return np.ones_like(y.value, dtype=float)
+    return np.asarray(seed, dtype=float)
+
+
+def backpropagate(calls, y: Tensor, seed: np.ndarray, record=None,
+                  keep: bool = True) -> dict[int, np.ndarray]:
+    """The chain rule over recorded calls ``(op, inputs, output, saved)``, in reverse.
+
+    Each call whose output has a gradient g sends each input upstream × local,
+    ``op.backward(g, saved)``; where a tensor feeds several calls the contributions
+    add up (``after = before + dx``). ``record(call index, g, contributions)`` sees
+    every step (the recorded ``Tape``); ``keep=False`` drops a gradient once its call
+    has used it (a ``LeanTape``, which needs only the leaves'). Returns tensor id →
+    ∂y/∂tensor.
+    """
+    grads = {y.id: seed}
+    for index in range(len(calls) - 1, -1, -1):
+        op, inputs, output, saved = calls[index]
+        g = grads.get(output.id) if keep else grads.pop(output.id, None)
+        if g is None:
+            continue
+        contributions = []
+        for i, (x, dx) in enumerate(zip(inputs, op.backward(g, saved))):
+            if dx is None or not x.requires_grad:
+                continue
+            dx = np.asarray(dx)
+            before = grads.get(x.id)
+            after = dx if before is None else before + dx
+            grads[x.id] = after
+            if record is not None:
+                contributions.append(Contribution(i, x, dx, before, after))
+        if record is not None:
+            record(index, g, contributions)
+    return grads
 
 
 def _as_array(value, integer_ok: bool = False) -> np.ndarray:

@@ -1,111 +1,40 @@
-"""Training the model on a toy task, fast, with the engine's own ops and backward.
+"""Training the model on a toy task: one step at a time, fast, reproducible.
 
-A recorded run (``Transformer.run``) keeps every node, name and backward step so
-the tutor can show them; training needs none of that. ``LeanTape`` is a ``Tape``
-that runs the very same model code (``Transformer.forward``), so the very same op
-classes' ``forward`` and ``backward`` in the very same order, but keeps only what
-the backward pass needs: no names, no scopes, no ``BackwardStep`` records. Its
-gradients equal ``Transformer.run``'s bit for bit (tests/test_train.py).
-
-The optimiser sees all parameters as one flat vector (each parameter a view into
-it), so an Adam step is a dozen NumPy calls instead of a dozen per parameter. The
-update is elementwise, so this changes no number, only the time.
+``loss_and_grads`` is ``Transformer.run`` on a ``LeanTape`` (the same ops, no record).
+``Trainer`` is the one training loop, one ``advance()`` per step: a batch from
+``np.random.default_rng(seed)``, the loss and gradients, the learning rate of the
+schedule, and Adam or SGD on all parameters seen as one flat vector (each parameter
+a view into it, so an Adam step is a dozen NumPy calls, not a dozen per parameter;
+the update is elementwise, so this changes no number, only the time). ``train`` runs
+a ``Trainer`` to the end; the training view advances one and can re-create any step
+it has taken in full (``record_step``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import dataclasses
-import json
 import math
-import os
 import time
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from engine.config import ModelConfig
-from engine.model import Transformer
-from engine.optim import Adam, check_learning_rate, sgd_updates
-from engine.tape import Tape, Tensor
-from engine.tasks import BOS, DEFAULT_LENGTH, VOCAB_SIZE, check_length, check_task, held_out, make_batch
+from engine.lean import LeanTape
+from engine.model import Run, Transformer
+from engine.optim import Adam, UpdateStep, check_learning_rate, sgd_updates
+from engine.tasks import (BOS, DEFAULT_LENGTH, VOCAB_SIZE, Batch, check_length, check_task,
+                          held_out, make_batch)
 
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_STEPS = 1000
 DEFAULT_BATCH = 32
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.3}
 DEFAULT_EVAL_EVERY = 100
-_NO_SCOPE = contextlib.nullcontext()
-
-
-# the lean pass -----------------------------------------------------------------
-class LeanTape(Tape):
-    """A ``Tape`` that runs ops without recording them for display.
-
-    ``apply`` runs ``op.forward`` and keeps ``(op, inputs, output, saved)``;
-    ``backward`` walks those in exact reverse order calling ``op.backward`` and sums
-    contributions exactly as ``Tape.backward`` does (``before + dx``), so every
-    gradient is the same float. It returns ``{tensor id: gradient}``.
-
-    ``LeanTape(for_backward=False)`` is for forward passes alone (greedy decoding):
-    it keeps nothing at all, so each activation is freed once no op needs it.
-    """
-
-    def __init__(self, for_backward: bool = True):
-        super().__init__()
-        self.for_backward = for_backward
-        self.calls: list[tuple] = []
-        if not for_backward:
-            self.tensors = _Count()
-
-    def scope(self, name: str):
-        return _NO_SCOPE
-
-    def apply(self, op, *inputs, label=None, **attrs) -> Tensor:
-        tensors = [x if isinstance(x, Tensor) else self.constant(None, x) for x in inputs]
-        value, saved = op.forward(*[x.value for x in tensors], **attrs)
-        needs_grad = any(x.requires_grad and d for x, d in zip(tensors, op.differentiable))
-        output = Tensor(self, np.asarray(value), label or op.name, "activation", None, needs_grad)
-        if self.for_backward:
-            self.calls.append((op, tensors, output, saved))
-        return output
-
-    def backward(self, y: Tensor, seed=None) -> dict[int, np.ndarray]:
-        if not self.for_backward:
-            raise RuntimeError("this LeanTape kept nothing for a backward pass")
-        if y.value.size != 1 and seed is None:
-            raise ValueError("LeanTape.backward needs a scalar output or a seed gradient")
-        grads = {y.id: np.asarray(seed, dtype=float) if seed is not None
-                 else np.ones_like(y.value, dtype=float)}
-        for op, inputs, output, saved in reversed(self.calls):
-            g = grads.pop(output.id, None)
-            if g is None:
-                continue
-            for x, dx in zip(inputs, op.backward(g, saved)):
-                if dx is None or not x.requires_grad:
-                    continue
-                dx = np.asarray(dx)
-                before = grads.get(x.id)
-                grads[x.id] = dx if before is None else before + dx
-        self.calls.clear()
-        return grads
-
-
-class _Count:
-    """Stands in for ``Tape.tensors`` when nothing is kept: a tensor's id is how many
-    came before it, so ids stay unique while the tensors themselves are not held."""
-
-    def __init__(self):
-        self.count = 0
-
-    def append(self, _tensor) -> None:
-        self.count += 1
-
-    def __len__(self) -> int:
-        return self.count
+MAX_SNAPSHOTS = 32
+MIN_SNAPSHOT_EVERY = 20
 
 
 def loss_and_grads(model: Transformer, src, tgt_in, tgt_out) -> tuple[float, dict[str, np.ndarray]]:
@@ -120,7 +49,6 @@ def loss_and_grads(model: Transformer, src, tgt_in, tgt_out) -> tuple[float, dic
                                for name, t in params.items()}
 
 
-# flat parameters ----------------------------------------------------------------
 class FlatParams:
     """All parameters in one float64 vector; ``views`` are the named parameters."""
 
@@ -140,7 +68,7 @@ class FlatParams:
         return np.concatenate([np.ravel(values[n]) for n in self.names])
 
 
-# training --------------------------------------------------------------------------
+# settings --------------------------------------------------------------------------
 def default_config() -> ModelConfig:
     """The tutor-scale model: vocab 12, d_model 32, 4 heads, d_ff 64, 2 + 2 layers."""
     return ModelConfig(vocab_size=VOCAB_SIZE)
@@ -164,6 +92,215 @@ def learning_rate_at(step: int, steps: int, lr: float, warmup: int) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def check_training_settings(steps, lr, optimizer, batch, warmup, eval_every=1) -> None:
+    """ValueError naming the first impossible setting."""
+    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("warmup", warmup, 0),
+                             ("eval_every", eval_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be a whole number ≥ {low}, got {value!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    check_learning_rate(lr)
+
+
+# the one training loop ------------------------------------------------------------------
+@dataclass
+class _State:
+    """Everything the next step depends on: weights, optimiser memory, batch generator."""
+
+    vector: np.ndarray
+    adam: Adam | None
+    rng: np.random.Generator
+    model: Transformer  # its params are views into ``vector``
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    steps_done: int
+    vector: np.ndarray
+    m: np.ndarray | None
+    v: np.ndarray | None
+    t: int
+    rng_state: dict
+
+
+@dataclass
+class RecordedStep:
+    """Training step ``step`` re-created: its full recorded run and its real update."""
+
+    step: int
+    run: Run
+    model: Transformer  # the weights the step started from
+    batch: Batch
+    rate: float  # the learning rate the schedule gave this step
+    updates: list[UpdateStep]  # the optimiser's update of every parameter, as training made it
+    logged_loss: float
+
+
+class Trainer:
+    """``Trainer(task, steps, …)``; call ``advance()`` until ``finished``.
+
+    Keeping every step's weights would cost ~0.35 MB a step, so a snapshot (weights,
+    Adam's m, v and t, the batch generator's state) is kept every ``snapshot_every``
+    steps; a step is re-created by replaying the few steps after the snapshot before
+    it, and deterministic arithmetic gives the very same numbers.
+    """
+
+    def __init__(self, task: str, steps: int, seed: int = 0, lr: float | None = None,
+                 optimizer: str = "adam", batch: int = DEFAULT_BATCH,
+                 length: int = DEFAULT_LENGTH, config: ModelConfig | None = None,
+                 warmup: int | None = None, eval_every: int = DEFAULT_EVAL_EVERY,
+                 snapshot_every: int | None = None, snapshots: bool = True):
+        self.task = check_task(task)
+        self.length = check_length(length)
+        self.lr = DEFAULT_LR.get(optimizer, 0.0) if lr is None else lr
+        if warmup is None and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
+            warmup = default_warmup(steps)
+        check_training_settings(steps, self.lr, optimizer, batch, warmup, eval_every)
+        self.lr = float(self.lr)
+        self.steps, self.seed, self.optimizer = steps, seed, optimizer
+        self.batch, self.warmup, self.eval_every = batch, warmup, eval_every
+        self.config = config or default_config()
+        if self.config.vocab_size < BOS + 1:
+            raise ValueError(f"the tasks need vocab_size ≥ {BOS + 1} (digits 0–9 and BOS = "
+                             f"{BOS}), got {self.config.vocab_size}")
+        if self.length > self.config.max_len:
+            raise ValueError(f"length {self.length} is longer than the model's max_len "
+                             f"{self.config.max_len}")
+        self.keep_snapshots = snapshots
+        self.snapshot_every = snapshot_every or max(MIN_SNAPSHOT_EVERY,
+                                                    math.ceil(steps / MAX_SNAPSHOTS))
+        self._flat = FlatParams(Transformer(self.config, seed=seed).params)
+        self._state = self._new_state(self._flat.vector,
+                                      Adam(lr=self.lr) if optimizer == "adam" else None,
+                                      np.random.default_rng(seed))
+        self.model = self._state.model  # trained in place
+        self.losses: list[float] = []
+        self.rates: list[float] = []
+        self.accuracies: list[tuple[int, float]] = []
+        self.eval_time = 0.0
+        self._snapshots: list[_Snapshot] = []
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.losses)
+
+    @property
+    def finished(self) -> bool:
+        return self.steps_done >= self.steps
+
+    def advance(self) -> float:
+        """Take the next step (and measure held-out accuracy when it is due); its loss."""
+        if self.finished:
+            raise RuntimeError("training is finished")
+        if self.keep_snapshots and self.steps_done % self.snapshot_every == 0:
+            self._snapshots.append(self._snapshot())
+        step = self.steps_done + 1
+        loss, rate = self._step(self._state, step)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss} at step {step}; "
+                                     f"try a smaller learning rate than {self.lr}")
+        self.losses.append(loss)
+        self.rates.append(rate)
+        if step % self.eval_every == 0 or step == self.steps:
+            self.measure()
+        return loss
+
+    def measure(self) -> float:
+        """Held-out exact match now (recorded once per step)."""
+        step = self.steps_done
+        if self.accuracies and self.accuracies[-1][0] == step:
+            return self.accuracies[-1][1]
+        tick = time.perf_counter()
+        accuracy = evaluate(self.model, self.task, self.length)
+        self.eval_time += time.perf_counter() - tick
+        self.accuracies.append((step, accuracy))
+        return accuracy
+
+    def _new_state(self, vector: np.ndarray, adam: Adam | None,
+                   rng: np.random.Generator) -> _State:
+        model = Transformer(self.config, seed=self.seed, params=self._flat.unflatten(vector))
+        model.params = self._flat.unflatten(vector)  # views: an update moves the model
+        return _State(vector, adam, rng, model)
+
+    def _step(self, state: _State, step: int) -> tuple[float, float]:
+        """Training step ``step`` on ``state``: (loss, learning rate). The one step."""
+        flat = self._flat
+        batch = make_batch(self.task, self.batch, self.length, state.rng)
+        loss, grads = loss_and_grads(state.model, *batch)
+        if not math.isfinite(loss):
+            return loss, math.nan
+        rate = learning_rate_at(step - 1, self.steps, self.lr, self.warmup)
+        gradient = {"all": flat.flatten(grads)}
+        if state.adam is not None:
+            state.adam.lr = rate
+            (update,) = state.adam.updates({"all": state.vector}, gradient)
+        else:
+            (update,) = sgd_updates({"all": state.vector}, gradient, rate)
+        state.vector[...] = update.after
+        return loss, rate
+
+    def _snapshot(self) -> _Snapshot:
+        adam = self._state.adam
+        return _Snapshot(self.steps_done, self._state.vector.copy(),
+                         None if adam is None else adam.m.get("all"),
+                         None if adam is None else adam.v.get("all"),
+                         0 if adam is None else adam.t,
+                         copy.deepcopy(self._state.rng.bit_generator.state))
+
+    def final_model(self) -> Transformer:
+        """The trained weights, copied (training may go on changing the live ones)."""
+        return Transformer(self.config, seed=self.seed,
+                           params={n: v.copy() for n, v in self._flat.views.items()})
+
+    def settings(self) -> dict:
+        return dict(steps=self.steps, lr=self.lr, optimizer=self.optimizer, batch=self.batch,
+                    length=self.length, warmup=self.warmup, eval_every=self.eval_every,
+                    config=dataclasses.asdict(self.config))
+
+    # bringing a step back ----------------------------------------------------------------
+    def _state_before(self, step: int) -> _State:
+        """The state after ``step − 1`` steps, replayed from the snapshot before it."""
+        if not 1 <= step <= self.steps_done:
+            raise ValueError(f"step {step} has not been taken yet (steps 1–{self.steps_done})")
+        if not self._snapshots:
+            raise ValueError("this trainer keeps no snapshots, so no step can be re-created")
+        snapshot = max((s for s in self._snapshots if s.steps_done <= step - 1),
+                       key=lambda s: s.steps_done)
+        adam = None
+        if self.optimizer == "adam":
+            adam = Adam(lr=self.lr, t=snapshot.t)
+            if snapshot.m is not None:
+                adam.m["all"], adam.v["all"] = snapshot.m, snapshot.v
+        rng = np.random.default_rng()
+        rng.bit_generator.state = copy.deepcopy(snapshot.rng_state)
+        state = self._new_state(snapshot.vector.copy(), adam, rng)
+        for k in range(snapshot.steps_done + 1, step):
+            self._step(state, k)
+        return state
+
+    def record_step(self, step: int) -> RecordedStep:
+        """Training step ``step`` (1-based) with every op recorded: ``Transformer.run`` on
+        its batch with the weights it started from, and the update training then made."""
+        state = self._state_before(step)
+        batch = make_batch(self.task, self.batch, self.length, state.rng)
+        params = {n: v.copy() for n, v in self._flat.unflatten(state.vector).items()}
+        model = Transformer(self.config, self.seed, params=params)
+        run = model.run(*batch)
+        rate = learning_rate_at(step - 1, self.steps, self.lr, self.warmup)
+        if state.adam is not None:
+            flat = self._flat
+            adam = Adam(lr=rate, t=state.adam.t)
+            if "all" in state.adam.m:
+                adam.m = flat.unflatten(state.adam.m["all"])
+                adam.v = flat.unflatten(state.adam.v["all"])
+            updates = adam.updates(model.params, run.grads)
+        else:
+            updates = sgd_updates(model.params, run.grads, rate)
+        return RecordedStep(step, run, model, batch, rate, updates, self.losses[step - 1])
+
+
+# training to the end -------------------------------------------------------------------------
 @dataclass
 class Progress:
     """What a callback sees after each step."""
@@ -203,17 +340,6 @@ class TrainResult:
         return self.accuracies[-1][1] if self.accuracies else None
 
 
-def check_training_settings(steps, lr, optimizer, batch, warmup, eval_every=1) -> None:
-    """ValueError naming the first impossible setting."""
-    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("warmup", warmup, 0),
-                             ("eval_every", eval_every, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be a whole number ≥ {low}, got {value!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    check_learning_rate(lr)
-
-
 def train(task: str, steps: int = DEFAULT_STEPS, seed: int = 0, lr: float | None = None,
           optimizer: str = "adam", batch: int = DEFAULT_BATCH, length: int = DEFAULT_LENGTH,
           config: ModelConfig | None = None, warmup: int | None = None,
@@ -221,177 +347,45 @@ def train(task: str, steps: int = DEFAULT_STEPS, seed: int = 0, lr: float | None
           callback: Callable[[Progress], bool | None] | None = None) -> TrainResult:
     """Train a fresh model (weights from ``seed``) on ``task`` for ``steps`` steps.
 
-    Batches come from ``np.random.default_rng(seed)``; the held-out exact match is
-    measured every ``eval_every`` steps and at the end. ``callback(progress)`` runs
-    after every step; returning True stops training early (so does reaching
-    ``stop_at_accuracy``). Ctrl-C raises ``KeyboardInterrupt`` out of here as usual.
+    The held-out exact match is measured every ``eval_every`` steps and at the end.
+    ``callback(progress)`` runs after every step; returning True stops training early
+    (so does reaching ``stop_at_accuracy``). Ctrl-C raises ``KeyboardInterrupt`` out of
+    here as usual.
     """
-    check_task(task)
-    length = check_length(length)
-    lr = DEFAULT_LR.get(optimizer, 0.0) if lr is None else lr
-    if warmup is None and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
-        warmup = default_warmup(steps)
-    check_training_settings(steps, lr, optimizer, batch, warmup, eval_every)
-    lr = float(lr)
-    config = config or default_config()
-    if config.vocab_size < BOS + 1:
-        raise ValueError(f"the tasks need vocab_size ≥ {BOS + 1} (digits 0–9 and BOS = {BOS}), "
-                         f"got {config.vocab_size}")
-    if length > config.max_len:
-        raise ValueError(f"length {length} is longer than the model's max_len {config.max_len}")
-    initial = Transformer(config, seed=seed)
-    flat = FlatParams(initial.params)
-    model = Transformer(config, seed=seed, params=flat.views)
-    model.params = flat.views  # train in place: the views share flat.vector's memory
-    adam = Adam(lr=lr) if optimizer == "adam" else None
-    rng = np.random.default_rng(seed)
-
-    losses: list[float] = []
-    accuracies: list[tuple[int, float]] = []
-    eval_time = 0.0
+    trainer = Trainer(task, steps, seed, lr, optimizer, batch, length, config, warmup,
+                      eval_every, snapshots=False)
     stopped = False
     start = time.perf_counter()
-    step = 0
-    for step in range(1, steps + 1):
-        src, tgt_in, tgt_out = make_batch(task, batch, length, rng)
-        loss, grads = loss_and_grads(model, src, tgt_in, tgt_out)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} at step {step}; "
-                                     f"try a smaller learning rate than {lr}")
-        rate = learning_rate_at(step - 1, steps, lr, warmup)
-        gradient = {"all": flat.flatten(grads)}
-        if adam is not None:
-            adam.lr = rate
-            (update,) = adam.updates({"all": flat.vector}, gradient)
-        else:
-            (update,) = sgd_updates({"all": flat.vector}, gradient, rate)
-        flat.vector[...] = update.after
-        losses.append(loss)
-
-        accuracy = None
-        if step % eval_every == 0 or step == steps:
-            tick = time.perf_counter()
-            accuracy = evaluate(model, task, length)
-            eval_time += time.perf_counter() - tick
-            accuracies.append((step, accuracy))
+    while not trainer.finished:
+        loss = trainer.advance()
+        step = trainer.steps_done
+        measured = trainer.accuracies[-1] if trainer.accuracies else None
+        accuracy = measured[1] if measured is not None and measured[0] == step else None
         elapsed = time.perf_counter() - start
-        if callback is not None:
-            request = callback(Progress(step, steps, loss, rate, accuracy, elapsed,
-                                        step / elapsed if elapsed > 0 else 0.0))
-            if request is True:
-                stopped = True
+        if callback is not None and callback(Progress(
+                step, steps, loss, trainer.rates[-1], accuracy, elapsed,
+                step / elapsed if elapsed > 0 else 0.0)) is True:
+            stopped = True
         if stop_at_accuracy is not None and accuracy is not None and accuracy >= stop_at_accuracy:
             stopped = stopped or step < steps
             break
         if stopped:
             break
-    if stopped and (not accuracies or accuracies[-1][0] != step):
-        tick = time.perf_counter()
-        accuracies.append((step, evaluate(model, task, length)))
-        eval_time += time.perf_counter() - tick
-    wall = time.perf_counter() - start
-    final = Transformer(config, seed=seed, params={n: v.copy() for n, v in flat.views.items()})
-    settings = dict(steps=steps, lr=lr, optimizer=optimizer, batch=batch, length=length,
-                    warmup=warmup, eval_every=eval_every, config=dataclasses.asdict(config))
-    return TrainResult(task, seed, final, losses, accuracies, wall, eval_time, step, stopped,
-                       settings)
+    if stopped:
+        trainer.measure()
+    return TrainResult(task, seed, trainer.final_model(), trainer.losses, trainer.accuracies,
+                       time.perf_counter() - start, trainer.eval_time, trainer.steps_done,
+                       stopped, trainer.settings())
 
 
-# measuring ---------------------------------------------------------------------------
-def greedy_decode(model: Transformer, src, start_token: int, steps: int) -> np.ndarray:
-    """``Transformer.generate(src, start_token, steps).tokens`` without the record.
-
-    The same calls in the same order as ``generate``'s greedy branch — encode once;
-    per new token: decode the prefix, generator, softmax, argmax at the last
-    position — on a ``LeanTape`` that keeps nothing, so the tokens are identical
-    (tests/test_train.py) at a fraction of the time and memory.
-    """
-    src, _, _ = model.check_inputs(src, np.zeros((np.asarray(src).shape[0], 1), dtype=int))
-    if not 1 <= steps < model.config.max_len:
-        raise ValueError(f"steps must be in [1, {model.config.max_len - 1}], got {steps}")
-    tape = LeanTape(for_backward=False)
-    params = model.bind(tape)
-    memory = model.encode(tape, params, tape.input("src", src, requires_grad=False))
-    tokens = np.full((src.shape[0], 1), start_token, dtype=np.int64)
-    for _ in range(steps):
-        out = model.decode(tape, params, memory, tape.input("prefix", tokens, requires_grad=False))
-        logits = tape.linear(out, params["generator.weight"], params["generator.bias"])
-        chosen = tape.argmax(tape.softmax(logits)).value[:, -1]
-        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
-    return tokens
-
-
+# measuring -------------------------------------------------------------------------------
 def evaluate(model: Transformer, task: str, length: int = DEFAULT_LENGTH) -> float:
-    """Held-out exact match: the fraction of held-out sequences answered all right.
-
-    Greedy decoding from BOS for ``length`` tokens (``greedy_decode``, which gives
-    ``Transformer.generate``'s tokens); a sequence counts only if every token matches.
-    """
+    """Held-out exact match: the fraction of held-out sequences answered all right by
+    greedy decoding from BOS (a sequence counts only if every token matches)."""
     examples = held_out(task, length)
     return exact_match(model, examples.src, examples.tgt_out)
 
 
 def exact_match(model: Transformer, src: np.ndarray, target: np.ndarray) -> float:
-    tokens = greedy_decode(model, src, BOS, target.shape[1])[:, 1:]
+    tokens = model.generate(src, BOS, target.shape[1], record=False).tokens[:, 1:]
     return float(np.mean(np.all(tokens == target, axis=1)))
-
-
-# weights on disk -------------------------------------------------------------------------
-def weights_path(task: str, base_dir: str | os.PathLike) -> Path:
-    """``<base_dir>/weights/<task>.npz``: where ``tutor train`` keeps a task's weights."""
-    return Path(base_dir) / "weights" / f"{check_task(task)}.npz"
-
-
-def save_weights(path: str | os.PathLike, model: Transformer) -> Path:
-    """``np.savez(path, config=json, **params)``, written to a temporary file first and
-    renamed into place, so a crash never leaves half a file. The path is used as given
-    (no ``.npz`` is appended)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    config = json.dumps(dataclasses.asdict(model.config))
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{time.time_ns()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, config=config, **model.params)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def load_weights(path: str | os.PathLike) -> Transformer:
-    """The model saved at ``path``, or ValueError saying what is wrong with the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no weights file at {path}; train one with `tutor train`")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} is not a weights file saved by `tutor train` "
-                         f"(it could not be read: {error}); train again to replace it") from None
-    if not all(isinstance(value, np.ndarray) for value in arrays.values()):
-        raise ValueError(f"{path} is not a weights file saved by `tutor train` (it holds "
-                         "entries that are not arrays); train again to replace it")
-    if "config" not in arrays:
-        raise ValueError(f"{path} has no model config; it was not saved by `tutor train`")
-    try:
-        fields = json.loads(str(arrays.pop("config")))
-        if not isinstance(fields, dict):
-            raise TypeError("the config is not a JSON object")
-        config = ModelConfig(**fields)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{path} holds an unusable model config: {error}") from None
-    extra = sorted(set(arrays) - set(config.parameter_shapes()))
-    if extra:
-        raise ValueError(f"{path} holds {extra[0]!r}, which is not a parameter of this model")
-    for name, value in arrays.items():
-        if value.dtype.kind not in "fiu":
-            raise ValueError(f"{path}: parameter {name!r} is not numeric (dtype {value.dtype})")
-    try:
-        return Transformer(config, params=arrays)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None

@@ -13,8 +13,8 @@ import pytest
 from engine import ModelConfig, Tape, Transformer
 from engine.optim import apply, sgd_updates
 from engine.tasks import BOS, held_out, make_batch
-from engine.train import (DEFAULT_BATCH, LeanTape, evaluate, greedy_decode, learning_rate_at,
-                          load_weights, loss_and_grads, save_weights, train, weights_path)
+from engine.lean import LeanTape
+from engine.train import DEFAULT_BATCH, Trainer, evaluate, learning_rate_at, loss_and_grads, train
 
 SMALL = ModelConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=12, n_encoder_layers=1,
                     n_decoder_layers=2, max_len=8)
@@ -151,15 +151,16 @@ def test_held_out_accuracy_equals_torch_greedy_decoding(trained):
     assert evaluate(trained.model, "copy") == expected == trained.final_accuracy
 
 
-def test_lean_greedy_decoding_gives_generates_tokens_exactly(trained):
+def test_unrecorded_greedy_decoding_gives_the_recorded_tokens_exactly(trained):
     examples = held_out("copy")
     for model, src, steps in ((trained.model, examples.src[:200], 6),
                               (Transformer(SMALL, seed=2), examples.src[:7, :5], 7),
                               (Transformer(ModelConfig(), seed=1), examples.src[:3], 1)):
         expected = model.generate(src, BOS, steps).tokens
-        assert np.array_equal(greedy_decode(model, src, BOS, steps), expected)
+        lean = model.generate(src, BOS, steps, record=False)
+        assert np.array_equal(lean.tokens, expected) and lean.tape is None
     with pytest.raises(ValueError, match="steps must be in"):
-        greedy_decode(trained.model, examples.src[:2], BOS, 16)
+        trained.model.generate(examples.src[:2], BOS, 16, record=False)
 
 
 def test_a_forward_only_lean_tape_keeps_nothing_and_refuses_backward():
@@ -228,102 +229,41 @@ def test_defaults_are_the_tutor_scale_model():
     assert result.settings["batch"] == 2 and DEFAULT_BATCH >= 1
 
 
-# weight files -------------------------------------------------------------------------
-def test_weights_round_trip_exactly_in_the_documented_format(tmp_path):
-    model = Transformer(SMALL, seed=9)
-    path = save_weights(tmp_path / "deep" / "sort.weights", model)
-    assert path == tmp_path / "deep" / "sort.weights" and path.is_file()
-    assert [p.name for p in path.parent.iterdir()] == ["sort.weights"]  # no temp file left
-    with np.load(path, allow_pickle=False) as data:  # readable without the engine
-        assert json.loads(str(data["config"])) == {
-            "vocab_size": 12, "d_model": 8, "n_heads": 2, "d_ff": 12, "n_encoder_layers": 1,
-            "n_decoder_layers": 2, "max_len": 8}
-        assert set(data.files) == {"config"} | set(model.params)
-    loaded = load_weights(path)
-    assert loaded.config == SMALL
-    for name, value in model.params.items():
-        assert np.array_equal(loaded.params[name], value)
-    data = make_batch("sort", 2, 6, np.random.default_rng(0))
-    assert loaded.loss(*data) == model.loss(*data)
+TINY_TASK = ModelConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=16, n_encoder_layers=1,
+                        n_decoder_layers=1, max_len=8)
 
 
-def test_weights_path_puts_each_task_under_weights(tmp_path):
-    assert weights_path("reverse", tmp_path) == tmp_path / "weights" / "reverse.npz"
-    with pytest.raises(ValueError, match="unknown task"):
-        weights_path("../x", tmp_path)
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_trainer_stepped_by_hand_is_train_bit_for_bit(optimizer):
+    reference = train("copy", steps=45, seed=2, optimizer=optimizer, config=TINY_TASK, eval_every=20)
+    run = Trainer("copy", 45, seed=2, optimizer=optimizer, config=TINY_TASK, eval_every=20)
+    while not run.finished:
+        run.advance()
+    assert run.losses == reference.losses
+    assert run.accuracies == reference.accuracies
+    final = run.final_model()
+    for name, value in reference.model.params.items():
+        assert np.array_equal(final.params[name], value), name
 
 
-def _save_raw(path, config=None, **arrays):
-    with open(path, "wb") as handle:
-        if config is None:
-            np.savez(handle, **arrays)
-        else:
-            np.savez(handle, config=config, **arrays)
-    return path
-
-
-@pytest.mark.parametrize("breakage,message", [
-    ("missing", "no weights file at"),
-    ("directory", "no weights file at"),
-    ("garbage", "is not a weights file"),
-    ("truncated", "is not a weights file"),
-    ("no_config", "has no model config"),
-    ("bad_json", "unusable model config"),
-    ("not_object", "unusable model config"),
-    ("unknown_field", "unusable model config"),
-    ("bad_field", "unusable model config.*n_heads"),
-    ("missing_param", "missing parameter"),
-    ("wrong_shape", "has shape"),
-    ("nan", "non-finite"),
-    ("extra", "not a parameter of this model"),
-    ("text_array", "not numeric"),
-])
-def test_a_broken_weights_file_gets_a_clear_error(tmp_path, breakage, message):
-    model = Transformer(SMALL, seed=0)
-    good_config = json.dumps({"vocab_size": 12, "d_model": 8, "n_heads": 2, "d_ff": 12,
-                              "n_encoder_layers": 1, "n_decoder_layers": 2, "max_len": 8})
-    params = dict(model.params)
-    path = tmp_path / "w.npz"
-    if breakage == "missing":
-        path = tmp_path / "nowhere.npz"
-    elif breakage == "directory":
-        path.mkdir()
-    elif breakage == "garbage":
-        path.write_bytes(b"not a zip file at all" * 10)
-    elif breakage == "truncated":
-        save_weights(path, model)
-        path.write_bytes(path.read_bytes()[:300])
-    elif breakage == "no_config":
-        _save_raw(path, None, **params)
-    elif breakage == "bad_json":
-        _save_raw(path, "{vocab", **params)
-    elif breakage == "not_object":
-        _save_raw(path, "[1, 2]", **params)
-    elif breakage == "unknown_field":
-        _save_raw(path, good_config[:-1] + ', "colour": 3}', **params)
-    elif breakage == "bad_field":
-        _save_raw(path, good_config.replace('"n_heads": 2', '"n_heads": 3'), **params)
-    elif breakage == "missing_param":
-        params.pop("generator.bias")
-        _save_raw(path, good_config, **params)
-    elif breakage == "wrong_shape":
-        params["generator.bias"] = np.zeros(13)
-        _save_raw(path, good_config, **params)
-    elif breakage == "nan":
-        params["encoder.norm.weight"] = params["encoder.norm.weight"] * np.nan
-        _save_raw(path, good_config, **params)
-    elif breakage == "extra":
-        _save_raw(path, good_config, **params, **{"decoder.layers.7.norm1.weight": np.ones(8)})
-    elif breakage == "text_array":
-        params["generator.bias"] = np.array(["a"] * 12)
-        _save_raw(path, good_config, **params)
-    with pytest.raises(ValueError, match=message):
-        load_weights(path)
-
-
-def test_a_zip_without_arrays_is_refused(tmp_path):
-    path = tmp_path / "w.npz"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("config.npy", b"nonsense")
-    with pytest.raises(ValueError, match="is not a weights file"):
-        load_weights(path)
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_recorded_step_has_the_logged_loss_and_the_update_training_made(optimizer):
+    run = Trainer("reverse", 50, seed=1, optimizer=optimizer, config=TINY_TASK,
+                      eval_every=1000, snapshot_every=20)
+    while not run.finished:
+        run.advance()
+    for step in (1, 20, 21, 33, 50):
+        recorded = run.record_step(step)
+        assert recorded.run.loss == run.losses[step - 1]
+        assert recorded.rate == run.rates[step - 1]
+    # the updates of step 33 land exactly on the weights step 34 starts from
+    this, following = run.record_step(33), run.record_step(34)
+    for update in this.updates:
+        assert update.optimizer == optimizer
+        assert np.array_equal(update.after, following.model.params[update.name]), update.name
+    if optimizer == "sgd":
+        for update in this.updates:
+            grad = this.run.grads[update.name]
+            assert np.array_equal(update.after, update.before - this.rate * grad)
+    with pytest.raises(ValueError, match="has not been taken yet"):
+        run.record_step(51)

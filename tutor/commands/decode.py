@@ -1,7 +1,7 @@
 """``tutor decode [--task T] [--weights NPZ] [--src IDS] [--temperature X] [--seed S]``:
 the trained model writes its answer token by token, and the stepper walks it.
 
-The weights are those ``tutor train --task T`` saved (``engine.train.weights_path``
+The weights are those ``tutor train --task T`` saved (``engine.weights.weights_path``
 under the data directory), or ``--weights``. Without either the learner is told
 exactly how to get them, and the exit status is 2. The source defaults to the first
 held-out sequence of the task — one the model never saw in training.
@@ -22,13 +22,13 @@ EXIT_BAD_ARGUMENTS = 2
 
 def load_decoder(args):
     """(model, where the weights came from), or SessionError saying how to get weights."""
-    from engine.train import load_weights, weights_path
+    from engine.weights import load_weights
 
-    from tutor.storage.progress import data_dir
+    from tutor.storage.paths import trained_weights
 
     weights: Path | None = getattr(args, "weights", None)
     if weights is None:
-        path = weights_path(args.task, data_dir())
+        path = trained_weights(args.task)
         if not path.is_file():
             raise SessionError(
                 f"no trained weights for the {args.task} task yet (looked in {path}).\n"

@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.memory import reuse_freed_memory
-from engine.train import (DEFAULT_LR, DEFAULT_STEPS, Progress as TrainProgress, save_weights,
-                          train, weights_path)
+from engine.train import DEFAULT_LR, DEFAULT_STEPS, Progress as TrainProgress, train
 
-from tutor.storage.progress import data_dir
+from tutor.storage.paths import trained_weights
+from tutor.storage.weights import save_weights
 
 EXIT_BAD_ARGUMENTS = 2
 EXIT_INTERRUPTED = 130
@@ -43,7 +43,7 @@ def check_arguments(args) -> tuple[int, float, int, Path]:
                           f"(try {DEFAULT_LR[args.optimizer]} for {args.optimizer})")
     if args.seed < 0:
         raise BadArgument(f"--seed must be 0 or more, got {args.seed}")
-    out = args.out if args.out is not None else weights_path(args.task, data_dir())
+    out = args.out if args.out is not None else trained_weights(args.task)
     check_writable(Path(out).expanduser())
     return steps, float(lr), args.seed, Path(out).expanduser()
 

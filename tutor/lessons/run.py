@@ -12,12 +12,10 @@ from tutor.lessons.catalog import Lesson, Placements, find_lesson, load_lessons
 
 def weights_resolver(task: str) -> Path | None:
     """Where `tutor train --task TASK` saved its weights, if it has."""
-    from engine.train import weights_path
-
-    from tutor.storage.progress import data_dir
+    from tutor.storage.paths import trained_weights
 
     try:
-        path = weights_path(task, data_dir())
+        path = trained_weights(task)
     except ValueError:
         return None
     return path if path.is_file() else None

@@ -11,14 +11,12 @@ from dataclasses import fields
 
 import numpy as np
 
-from engine.config import ModelConfig
+from engine.config import ModelConfig, TokenError
+from engine.config import check_tokens as engine_check_tokens
 from engine.expr import did_you_mean
 from engine.optim import check_learning_rate
 
-MAX_PARAMETERS = 10_000_000  # 80 MB of float64: far beyond any lesson, short of a stall
 MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
-MODEL_LIMITS = {"vocab_size": 10_000, "d_model": 1024, "n_heads": 64, "d_ff": 4096,
-                 "n_encoder_layers": 12, "n_decoder_layers": 12, "max_len": 512}
 OPTIONS = {
     "expression": ("inputs", "program", "output", "params"),
     "mlp": ("sizes", "batch", "activation", "loss"),
@@ -125,7 +123,8 @@ def check_numbers(value, where: str, depth=0) -> None:
 
 
 def check_tokens(value, name: str, config: ModelConfig) -> np.ndarray:
-    """A token list (one sequence) or a list of equal-length lists (a batch) → (B, T)."""
+    """A token list (one sequence) or a list of equal-length lists (a batch) → (B, T):
+    the TOML shape checked here, the ids by ``engine.config.check_tokens``."""
     where = f"scenario.{name}"
     rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
     if not all(isinstance(r, list) and r for r in rows):
@@ -136,10 +135,7 @@ def check_tokens(value, name: str, config: ModelConfig) -> np.ndarray:
         for token in row:
             if isinstance(token, bool) or not isinstance(token, int):
                 raise ScenarioError(where, f"token ids must be whole numbers, got {token!r}")
-            if not 0 <= token < config.vocab_size:
-                raise ScenarioError(where, f"token {token} is outside [0, {config.vocab_size - 1}]"
-                                    f" (vocab_size {config.vocab_size})")
-    if len(rows[0]) > config.max_len:
-        raise ScenarioError(where, f"has length {len(rows[0])}, longer than max_len "
-                                   f"{config.max_len}")
-    return np.array(rows, dtype=np.int64)
+    try:
+        return engine_check_tokens(name, rows, config)
+    except TokenError as error:
+        raise ScenarioError(where, error.reason) from None

@@ -28,18 +28,18 @@ from typing import Callable
 
 import numpy as np
 
-from engine.config import ModelConfig
+from engine.config import LIMITS, MAX_PARAMETERS, ModelConfig
 from engine.expr import ExpressionError, build_program, check_name, did_you_mean, parse_program
 from engine.model import Decoding, Transformer, causal_mask
 from engine.ops import Power
 from engine.optim import UpdateStep, sgd_updates
 from engine.replay import resolve_tensor
-from tutor.lessons.scenario_spec import (KINDS, MAX_PARAMETERS, MODEL_FIELDS, MODEL_LIMITS, ScenarioError,
+from tutor.lessons.scenario_spec import (KINDS, MODEL_FIELDS, ScenarioError,
                             SpecReader, check_numbers, check_tokens)
 from engine.tasks import BOS, TASKS, target_for
 from engine.tape import Tape, Tensor
 from engine.timeline import Timeline
-from engine.train import load_weights
+from engine.weights import load_weights
 
 __all__ = ["KINDS", "Scenario", "ScenarioError", "WeightsResolver", "build_scenario",
            "load_trained", "start_token"]
@@ -315,7 +315,7 @@ def _model(read: SpecReader, seed, resolver) -> tuple[Transformer, str | None]:
                                                 f"one of {', '.join(TASKS)}), got {weights!r}")
     if task is None:
         sizes = {name: read.whole(name, getattr(ModelConfig, name), 1, high)
-                 for name, high in MODEL_LIMITS.items()}
+                 for name, high in LIMITS.items()}
         config = read.config(**sizes)
         if config.parameter_count() > MAX_PARAMETERS:
             raise ScenarioError("scenario", f"the model would have {config.parameter_count():,} "
@@ -339,7 +339,7 @@ def _model(read: SpecReader, seed, resolver) -> tuple[Transformer, str | None]:
 
 
 def load_trained(path, task: str) -> Transformer:
-    """The model ``tutor train --task TASK`` saved (``engine.train.load_weights``)."""
+    """The model ``tutor train --task TASK`` saved (``engine.weights.load_weights``)."""
     try:
         return load_weights(path)
     except ValueError as error:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-NOTES_NAME = "notes.md"
+from tutor.storage.paths import notes_path
+
 
 
 class NotesError(Exception):
@@ -36,8 +37,7 @@ class NoteCard:
 
 
 def default_notes_path() -> Path:
-    from tutor.storage.progress import data_dir
-    return data_dir() / NOTES_NAME
+    return notes_path()
 
 
 def _code(text: str) -> str:

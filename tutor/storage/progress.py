@@ -5,10 +5,9 @@ the file is ``progress.json`` (with a ``version``) and ``progress.lock`` beside 
 
 How it stays whole:
 
-- every save writes a temporary file in the same directory, flushes and fsyncs it,
-  ``os.replace``-s it over the old one (atomic on POSIX and Windows) and fsyncs the
-  directory, so a crash leaves either the old file or the new one;
-- every save holds an exclusive ``flock`` on ``progress.lock`` and re-reads the file
+- every save is one ``atomic_write`` (``tutor.storage.files``), so a crash leaves
+  either the old file or the new one;
+- every save holds the exclusive lock on ``progress.lock`` and re-reads the file
   under it, then replays this session's changes on what it read: two tutors that
   finish different lessons both keep their results;
 - a file that cannot be read (damaged, truncated, empty, another version, wrong
@@ -23,27 +22,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
+
+from tutor.storage.files import LockTimeout, atomic_write, locked, remove_stale_temporaries
+from tutor.storage.paths import data_dir
 
 VERSION = 1
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"
 LOCK_TIMEOUT = 5.0
 RESULT_RANK = {"skipped": 0, "wrong": 1, "correct_after_hints": 2, "correct": 3}
-
-
-def data_dir() -> Path:
-    """``$TUTOR_HOME``, else the platform's per-user data directory."""
-    home = os.environ.get("TUTOR_HOME")
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_data_dir
-    return Path(user_data_dir("transformer-tutor", appauthor=False))
 
 
 def empty() -> dict:
@@ -208,53 +199,26 @@ class ProgressStore:
     # locking and writing -----------------------------------------------------------
     @contextmanager
     def _lock(self):
-        """An exclusive ``flock`` on ``progress.lock`` (waits up to ``lock_timeout``)."""
+        """The exclusive lock on ``progress.lock`` (waits up to ``lock_timeout``)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            with locked(self.lock_path, self.lock_timeout):
+                yield
+        except LockTimeout:
+            raise ProgressError(f"another tutor has held {self.lock_path} for "
+                                f"{self.lock_timeout:g} s; progress is kept in memory for now "
+                                "and saved with your next change") from None
         except OSError as error:
             raise ProgressError(f"cannot use {self.directory} for progress "
                                 f"({error.strerror or error}); progress is kept in memory "
                                 "for this session") from None
-        try:
-            try:
-                import fcntl
-            except ImportError:  # pragma: no cover - not POSIX: atomic writes only
-                fcntl = None
-            deadline = time.monotonic() + self.lock_timeout
-            while fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise ProgressError(
-                            f"another tutor has held {self.lock_path} for "
-                            f"{self.lock_timeout:g} s; progress is kept in memory for now "
-                            "and saved with your next change") from None
-                    time.sleep(0.02)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _write(self, data: dict) -> None:
-        """Temp file in the same directory → flush → fsync → os.replace → fsync dir."""
-        for stale in self.directory.glob(".progress-*.tmp"):  # from a killed save; we hold the lock
-            with suppress(OSError):
-                stale.unlink()
+        """The whole record at once (``atomic_write``); we hold the lock, so temporary
+        files a killed save left behind can go."""
+        remove_stale_temporaries(self.directory)
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        fd, temp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(temp)
-            raise
-        _fsync_directory(self.directory)
+        atomic_write(self.path, text.encode("utf-8"))
 
     def save(self) -> str | None:
         """Write this session's unsaved changes (merged with what is on disk now)."""
@@ -378,17 +342,3 @@ class ProgressStore:
             if step_key(step) == name:
                 return step.index
         return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories can't be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -34,7 +34,7 @@ def rerun(tape, values: dict[int, np.ndarray]) -> tuple[float, dict[int, np.ndar
     ``op.forward`` and ``op.backward`` calls as the recorded run, without the
     records), so with unchanged values it returns the recorded loss and gradients.
     """
-    from engine.train import LeanTape
+    from engine.lean import LeanTape
 
     lean = LeanTape()
     mapped: dict[int, Tensor] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import ModelConfig, Run, Transformer
+from engine.config import check_size
 from engine.optim import sgd_updates
 from engine.timeline import Timeline
 
@@ -60,7 +61,7 @@ def parse_config(text: str | None) -> ModelConfig:
         except ValueError:
             raise SessionError(f"--config: {key} must be a whole number, got {raw!r}") from None
     try:
-        return ModelConfig(**values)
+        return check_size(ModelConfig(**values))
     except ValueError as error:
         raise SessionError(f"--config: {error}") from None
 
@@ -68,10 +69,8 @@ def parse_config(text: str | None) -> ModelConfig:
 def load_model(args) -> Transformer:
     weights: Path | None = getattr(args, "weights", None)
     if weights is not None:
-        try:
-            from engine.train import load_weights
-        except ImportError:  # pragma: no cover - during development only
-            raise SessionError("loading weights is not available in this build") from None
+        from engine.weights import load_weights
+
         try:
             return load_weights(weights)
         except (OSError, ValueError) as error:

@@ -76,7 +76,7 @@ def test_trace_with_no_match_says_so(capsys):
     (["trace", "--config", "d_model=30,n_heads=4"], "must be divisible by n_heads"),
     (["trace", "--config", "width=3"], "is not NAME=NUMBER"),
     (["trace", "--src", "1,2,x"], "--src must be token ids"),
-    (["trace", "--src", "1,2,99"], "holds token id 99"),
+    (["trace", "--src", "1,2,99"], "token 99 is outside"),
     (["explore", "--config", "d_model=0"], "must be at least 1"),
 ])
 def test_bad_options_give_one_clear_line(capsys, argv, message):

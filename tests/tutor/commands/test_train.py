@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tutor.commands.train as train_cli
-from engine.train import evaluate, load_weights
+from engine.train import evaluate
+from engine.weights import load_weights
 from tutor.cli import main
 
 

@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import pytest
 
 from tutor.storage import progress as progress_module
-from tutor.storage.progress import ProgressStore, data_dir, step_key
+from tutor.storage.paths import data_dir
+from tutor.storage.progress import ProgressStore, step_key
 from tutor.lessons.quiz import QuizResult
 
 from tests.paths import ROOT as REPO

@@ -13,7 +13,8 @@ import pytest
 from tutor.lessons.scenarios import build_scenario
 from engine.tasks import BOS, held_out
 from engine.timeline import Timeline
-from engine.train import default_config, save_weights
+from engine.train import default_config
+from tutor.storage.weights import save_weights
 from engine.model import Transformer
 from tutor.ui.app import TutorApp
 from tutor.cli import main

@@ -1,5 +1,5 @@
-"""The training view: the step-by-step loop is engine.train.train bit for bit, any past
-step comes back as a full recorded run with the logged loss, pause stops the counter."""
+"""The training view: it plots engine.train.Trainer as it runs, any past step opens in the
+stepper as a full recorded run with the logged loss, pause stops the counter."""
 
 from __future__ import annotations
 
@@ -9,49 +9,14 @@ import numpy as np
 import pytest
 
 from engine import ModelConfig
-from engine.train import load_weights, train
+from engine.train import train
+from engine.weights import load_weights
 from tutor.ui.app import TutorApp
 from tutor.ui.screens.training import TrainingScreen, TrainingStepScreen, binned
-from tutor.views.training import TrainingRun
+from engine.train import Trainer
 
 TINY = ModelConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=16, n_encoder_layers=1,
                    n_decoder_layers=1, max_len=8)
-
-
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_the_step_by_step_loop_is_engine_train_bit_for_bit(optimizer):
-    reference = train("copy", steps=45, seed=2, optimizer=optimizer, config=TINY, eval_every=20)
-    run = TrainingRun("copy", 45, seed=2, optimizer=optimizer, config=TINY, eval_every=20)
-    while not run.finished:
-        run.advance()
-    assert run.losses == reference.losses
-    assert run.accuracies == reference.accuracies
-    final = run.final_model()
-    for name, value in reference.model.params.items():
-        assert np.array_equal(final.params[name], value), name
-
-
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_a_recorded_step_has_the_logged_loss_and_the_update_training_made(optimizer):
-    run = TrainingRun("reverse", 50, seed=1, optimizer=optimizer, config=TINY,
-                      eval_every=1000, snapshot_every=20)
-    while not run.finished:
-        run.advance()
-    for step in (1, 20, 21, 33, 50):
-        recorded = run.record_step(step)
-        assert recorded.run.loss == run.losses[step - 1]
-        assert recorded.rate == run.rates[step - 1]
-    # the updates of step 33 land exactly on the weights step 34 starts from
-    this, following = run.record_step(33), run.record_step(34)
-    for update in this.updates:
-        assert update.optimizer == optimizer
-        assert np.array_equal(update.after, following.model.params[update.name]), update.name
-    if optimizer == "sgd":
-        for update in this.updates:
-            grad = this.run.grads[update.name]
-            assert np.array_equal(update.after, update.before - this.rate * grad)
-    with pytest.raises(ValueError, match="has not been taken yet"):
-        run.record_step(51)
 
 
 def test_binned_means():
@@ -61,7 +26,7 @@ def test_binned_means():
 
 
 def test_pause_stops_the_counter_and_open_step_shows_the_logged_loss(tmp_path):
-    run = TrainingRun("reverse", 5000, seed=0, config=TINY, eval_every=10_000)
+    run = Trainer("reverse", 5000, seed=0, config=TINY, eval_every=10_000)
     out = tmp_path / "w.npz"
 
     async def script():
@@ -108,7 +73,7 @@ def test_pause_stops_the_counter_and_open_step_shows_the_logged_loss(tmp_path):
 
 
 def test_a_finished_run_saves_its_weights(tmp_path):
-    run = TrainingRun("copy", 8, seed=3, config=TINY, eval_every=4)
+    run = Trainer("copy", 8, seed=3, config=TINY, eval_every=4)
     out = tmp_path / "copy.npz"
 
     async def script():

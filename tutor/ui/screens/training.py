@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from tutor.views.training import TrainingRun
+from engine.train import Trainer
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.stepper import StepperScreen
 
@@ -50,7 +50,7 @@ class TrainingScreen(Screen):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, run: TrainingRun, out: Path | None = None) -> None:
+    def __init__(self, run: Trainer, out: Path | None = None) -> None:
         super().__init__()
         self.training = run
         self.out = out
@@ -95,7 +95,7 @@ class TrainingScreen(Screen):
         if worker.is_cancelled or self.problem:
             return
         if self.out is not None:
-            from engine.train import save_weights
+            from tutor.storage.weights import save_weights
 
             try:
                 self.saved = save_weights(self.out, run.final_model())
@@ -271,7 +271,7 @@ def run_training_view(task: str, steps: int, seed: int, lr: float, optimizer: st
     (nothing saved), 1 when it failed."""
     from tutor.ui.app import TutorApp
 
-    run = TrainingRun(task, steps, seed=seed, lr=lr, optimizer=optimizer)
+    run = Trainer(task, steps, seed=seed, lr=lr, optimizer=optimizer)
     screens: list[TrainingScreen] = []
 
     def make() -> TrainingScreen:

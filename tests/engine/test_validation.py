@@ -27,16 +27,18 @@ OK = np.array([[1, 2, 3]])
 
 
 @pytest.mark.parametrize("src,tgt_in,tgt_out,message", [
-    ([[1, 2, 3, 4, 0]], OK, OK, r"src has length 5, longer than max_len 4"),
-    (OK, [[1, 9, 2]], OK, r"tgt_in holds token id 9, outside \[0, 4\]"),
-    (OK, OK, [[1, -1, 2]], r"tgt_out holds token id -1"),
-    ([1, 2, 3], OK, OK, r"src must have shape \(batch, length\), got rank 1"),
-    (OK, OK, [[1.0, np.nan, 2.0]], r"tgt_out holds non-finite values"),
-    (OK, [[1.5, 2, 3]], OK, r"tgt_in holds fractions"),
+    ([[1, 2, 3, 4, 0]], OK, OK, r"src: has length 5, longer than max_len 4"),
+    (OK, [[1, 9, 2]], OK, r"tgt_in: token 9 is outside \[0, 4\]"),
+    (OK, OK, [[1, -1, 2]], r"tgt_out: token -1 is outside"),
+    ([1, 2, 3], OK, OK, r"src: must have shape \(batch, length\), got shape \(3,\)"),
+    (OK, OK, [[1.0, np.nan, 2.0]], r"tgt_out: token ids must be whole numbers, got nan"),
+    (OK, [[1.5, 2, 3]], OK, r"tgt_in: token ids must be whole numbers, got 1.5"),
+    (OK, [[True, False, True]], OK, r"tgt_in: token ids must be whole numbers, got bool"),
     (OK, OK, [[1, 2]], r"tgt_out has shape \(1, 2\) but tgt_in has \(1, 3\)"),
     (OK, [[1, 2, 3], [1, 2, 3]], [[1, 2, 3], [1, 2, 3]], r"batch size 2 but src has 1"),
-    (np.zeros((1, 0), dtype=int), OK, OK, r"src is empty"),
-    ([["a", "b"]], OK, OK, r"src must hold integer token ids"),
+    (np.zeros((1, 0), dtype=int), OK, OK, r"src: is empty"),
+    ([["a", "b"]], OK, OK, r"src: token ids must be whole numbers, got <U1 values"),
+    ([[1, 2], [3]], OK, OK, r"src: must be rows of token ids of one length"),
 ])
 def test_bad_inputs_name_the_field_and_value(src, tgt_in, tgt_out, message):
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,29 @@
+"""Where the learner's files live: ``$TUTOR_HOME`` if set, else the platform's per-user
+data directory (``platformdirs``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+NOTES_NAME = "notes.md"
+
+
+def data_dir() -> Path:
+    """``$TUTOR_HOME``, else the platform's per-user data directory."""
+    home = os.environ.get("TUTOR_HOME")
+    if home:
+        return Path(home).expanduser()
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("transformer-tutor", appauthor=False))
+
+
+def notes_path() -> Path:
+    return data_dir() / NOTES_NAME
+
+
+def trained_weights(task: str) -> Path:
+    """Where ``tutor train --task TASK`` saves (and lessons look for) a task's weights."""
+    from engine.weights import weights_path
+
+    return weights_path(task, data_dir())
