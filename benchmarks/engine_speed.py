@@ -206,7 +206,8 @@ def main() -> None:
         return
 
     reused = reuse_freed_memory()
-    from engine.pytorch.twin import TorchTwin, import_torch
+    from engine.pytorch import import_torch
+    from engine.pytorch.twin import TorchTwin
 
     torch = import_torch()
     if args.threads:

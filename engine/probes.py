@@ -1,39 +1,42 @@
-"""Feel the gradient: nudge one number and watch the loss move.
+"""Feel the gradient: nudge one number, or step every weight, and watch the loss.
 
-A gradient is a promise: change wᵢ by a small ε and the loss changes by about
-ε · ∂L/∂wᵢ. ``nudge_table`` keeps the promise to account — for shrinking ε it
-re-measures the loss with wᵢ + ε and wᵢ − ε (``engine.replay`` re-runs only what
-depends on wᵢ) and sets the change beside the prediction:
+Everything here works on any recorded tape with a scalar loss — the full model, a
+lesson's two-line expression, one attention layer — by re-running the tape's own
+nodes (``engine.replay`` for a forward pass, ``rerun`` for forward and backward).
 
-    one-sided   L(w + ε) − L(w)            = ε·g + ε²·L''/2 + …   (error ∝ ε)
-    central     (L(w + ε) − L(w − ε)) / 2  = ε·g + ε³·L'''/6 + … (error ∝ ε²)
+A gradient is a promise: change x by a small ε and the loss changes by about ε·∂L/∂x.
+``nudge_table`` keeps it to account for shrinking ε::
 
-so both ratios to ε·g tend to 1, the central one much faster, until ε is so
-small that rounding in L (about 1e-16 · L) is comparable to ε·g.
+    one-sided   L(x + ε) − L(x)            = ε·g + ε²·L''/2 + …   (error ∝ ε)
+    central     (L(x + ε) − L(x − ε)) / 2  = ε·g + ε³·L'''/6 + … (error ∝ ε²)
 
-``descent_step`` is one step of gradient descent, w ← w − lr·g, with the loss
-before and after; ``lr_lab`` runs the same start with several learning rates to
-show a step size that crawls, one that converges, one that oscillates and one
-that diverges.
+so both ratios to ε·g tend to 1, the central one much faster, until ε is so small
+that rounding in L (about 1e-16·L) is comparable to ε·g.
+
+``DescentTrail`` takes steps of gradient descent, w ← w − lr·g, from the recorded
+weights; ``lab_curves`` runs the same start at a ladder of learning rates (SGD or
+Adam), and ``classify_curve`` labels each curve: crawls, converges, oscillates or
+diverges.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral
 
 import numpy as np
 
-from engine.model import Run, Transformer
-from engine.optim import UpdateStep, apply, check_learning_rate, sgd_updates
+from engine.lean import LeanTape
+from engine.optim import Adam, check_learning_rate
 from engine.replay import replayed_output, resolve_tensor
 from engine.tape import Tape, Tensor
-from engine.train import loss_and_grads
 
 DEFAULT_EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4)
-DEFAULT_LAB_RATES = (0.003, 0.1, 0.3, 1.0)
-LABELS = ("crawls", "converges", "oscillates", "diverges")
+LABELS = ("crawls", "converges", "oscillates", "diverges")  # the lab's order too
+LAB_STEPS = 40
+LAB_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+ADAM_RATES = (1e-3, 3e-3, 0.01, 0.03, 0.1)
 
 
 # nudging one number -----------------------------------------------------------------
@@ -68,19 +71,12 @@ def _ratio(measured: float, predicted: float) -> float:
     return measured / predicted if predicted != 0 else math.nan
 
 
-def _recorded_tape(source, batch) -> Tape:
-    if isinstance(source, Run):
-        return source.tape
-    if isinstance(source, Tape):
-        if source.loss is None:
-            raise ValueError("the tape has no loss: run backward first (Transformer.run does)")
-        return source
-    if isinstance(source, Transformer):
-        if batch is None:
-            raise ValueError("nudging a model needs a batch: batch=(src, tgt_in, tgt_out)")
-        return source.run(*batch).tape
-    raise ValueError(f"nudge a recorded Run, Tape or a Transformer with a batch, "
-                     f"not {type(source).__name__}")
+def _recorded_tape(tape) -> Tape:
+    if not isinstance(tape, Tape):
+        raise ValueError(f"nudge a recorded Tape (run.tape), not {type(tape).__name__}")
+    if tape.loss is None:
+        raise ValueError("the tape has no loss: run backward first (Transformer.run does)")
+    return tape
 
 
 def _element(tensor: Tensor, index) -> tuple:
@@ -96,17 +92,16 @@ def _element(tensor: Tensor, index) -> tuple:
     return index
 
 
-def nudge_table(source, target, index, grad: float | None = None,
-                epsilons=DEFAULT_EPSILONS, *, batch=None) -> list[NudgeRow]:
+def nudge_table(tape: Tape, target, index, grad: float | None = None,
+                epsilons=DEFAULT_EPSILONS) -> list[NudgeRow]:
     """Nudge element ``index`` of ``target`` by ±ε for each ε; measure the loss each time.
 
-    ``source`` is a recorded ``Run`` or ``Tape`` (with its loss), or a
-    ``Transformer`` plus ``batch``. ``target`` names a parameter
+    ``tape`` is a recorded tape with its loss. ``target`` names a parameter
     (``"decoder.layers.0.linear1.weight"``) or an activation (a ``Tensor`` of the
     tape, its id or its step name): nudging a hidden value asks "what if this
     activation had been a little larger?". ``grad`` defaults to the recorded ∂L/∂x.
     """
-    tape = _recorded_tape(source, batch)
+    tape = _recorded_tape(tape)
     tensor = resolve_tensor(tape, target)
     if tensor.value.dtype.kind != "f":
         raise ValueError(f"{tensor.name!r} holds whole numbers (token ids); only real "
@@ -135,48 +130,75 @@ def nudge_table(source, target, index, grad: float | None = None,
     return rows
 
 
-# one step of descent -----------------------------------------------------------------
-@dataclass(frozen=True)
-class DescentStep:
-    """w ← w − lr·g for every parameter, and what it did to the loss."""
+# stepping every weight ------------------------------------------------------------
+def parameters(tape) -> list[Tensor]:
+    """The tape's weights: its leaves of kind ``param``."""
+    return [t for t in tape.tensors if t.kind == "param"]
 
+
+def rerun(tape, values: dict[int, np.ndarray]) -> tuple[float, dict[int, np.ndarray]]:
+    """The loss and ∂L/∂(every parameter) with parameter ``id → value`` replaced.
+
+    Replays the tape's nodes, in their recorded order, on a ``LeanTape`` (the same
+    ``op.forward`` and ``op.backward`` calls as the recorded run, without the
+    records), so with unchanged values it returns the recorded loss and gradients.
+    """
+    lean = LeanTape()
+    mapped: dict[int, Tensor] = {}
+    for t in tape.tensors:
+        if t.node is None:
+            value = values.get(t.id, t.value)
+            mapped[t.id] = Tensor(lean, np.asarray(value), t.name, t.kind, None, t.requires_grad)
+    last = tape.loss.node.index if tape.loss.node is not None else -1
+    for node in tape.nodes[:last + 1]:
+        mapped[node.output.id] = lean.apply(node.op, *[mapped[x.id] for x in node.inputs],
+                                            **node.attrs)
+    loss = mapped[tape.loss.id]
+    grads = lean.backward(loss)
+    return (float(loss.value),
+            {p.id: grads.get(mapped[p.id].id, np.zeros_like(p.value)) for p in parameters(tape)})
+
+
+@dataclass
+class DescentTrail:
+    """Steps of w ← w − lr·g from the recorded weights: ``weights[k]`` after k steps,
+    ``grads[k]`` and ``losses[k]`` measured there."""
+
+    tape: object
     lr: float
-    loss_before: float
-    loss_after: float
-    predicted_delta: float  # first order: ΔL ≈ g·Δw = −lr·Σ g²
-    updates: list[UpdateStep]  # per parameter: before, grad, after
-    model_after: Transformer
+    weights: list[dict[int, np.ndarray]] = field(default_factory=list)
+    grads: list[dict[int, np.ndarray]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, tape, lr: float) -> "DescentTrail":
+        """Step 0 is the recorded run: its weights, its gradients, its loss."""
+        params = parameters(tape)
+        return cls(tape, float(lr), [{p.id: p.value for p in params}],
+                   [{p.id: p.grad for p in params}], [float(tape.loss.value)])
 
     @property
-    def delta(self) -> float:
-        return self.loss_after - self.loss_before
+    def steps(self) -> int:
+        return len(self.weights) - 1
+
+    def step(self) -> None:
+        """One more step: every weight moves by −lr·g; loss and gradients re-measured."""
+        weights, grads = self.weights[-1], self.grads[-1]
+        after = {i: weights[i] - self.lr * grads[i] for i in weights}
+        with np.errstate(all="ignore"):
+            loss, new_grads = rerun(self.tape, after)
+        self.weights.append(after)
+        self.grads.append(new_grads)
+        self.losses.append(loss)
+
+    def predicted_delta(self, k: int | None = None) -> float:
+        """First order: ΔL ≈ Σ g·Δw = −lr · Σ g² for step ``k`` (default the last)."""
+        k = self.steps if k is None else k
+        return -self.lr * math.fsum(float(np.sum(g * g)) for g in self.grads[k - 1].values())
 
 
-def descent_step(model: Transformer, batch, lr: float) -> DescentStep:
-    """One step of plain gradient descent on ``batch`` (src, tgt_in, tgt_out)."""
-    lr = check_learning_rate(lr)
-    run = model.run(*batch)
-    updates = sgd_updates(model.params, run.grads, lr)
-    squared = math.fsum(float(np.sum(g * g)) for g in run.grads.values())
-    after = model.with_params(apply(model.params, updates))
-    return DescentStep(lr, run.loss, after.loss(*batch), -lr * squared, updates, after)
 
-
-# the learning-rate lab ----------------------------------------------------------------
-@dataclass(frozen=True)
-class LrCurve:
-    """Loss after 0, 1, 2, … steps of w ← w − lr·g from the same start, and its label."""
-
-    lr: float
-    losses: list[float]
-    label: str  # one of LABELS
-    note: str  # why the label; for a stopped curve, where it stopped
-
-    @property
-    def stopped(self) -> bool:
-        return not math.isfinite(self.losses[-1])
-
-
+# the learning-rate lab --------------------------------------------------------------
 def classify_curve(losses) -> tuple[str, str]:
     """Label a loss curve, with the reason.
 
@@ -204,38 +226,107 @@ def classify_curve(losses) -> tuple[str, str]:
     return "converges", f"{1 - kept:.0%} of the loss gone in {steps} steps, up on {rises}"
 
 
-def descend(model: Transformer, batch, lr: float, steps: int) -> list[float]:
-    """Losses of plain gradient descent on one fixed batch: L₀, L₁, …, L_steps.
+@dataclass(frozen=True)
+class LabCurve:
+    """Losses after 0, 1, … steps from the recorded weights with one optimiser and lr."""
 
-    Stops early (the last entry inf or nan) when the loss or the weights stop being
-    finite numbers.
-    """
+    optimizer: str  # "sgd" | "adam"
+    lr: float
+    losses: list[float]
+    label: str
+    note: str
+
+    @property
+    def final(self) -> float:
+        return self.losses[-1]
+
+    @property
+    def title(self) -> str:
+        name = "SGD" if self.optimizer == "sgd" else "Adam"
+        return f"{name} lr {self.lr:g}"
+
+
+def descend_losses(tape, lr: float, steps: int, optimizer: str = "sgd",
+                   cancelled=lambda: False) -> list[float]:
+    """L₀ … L_steps for ``steps`` updates from the recorded weights (SGD or Adam); stops
+    early, ending in nan or inf, once the loss or a weight stops being finite."""
     lr = check_learning_rate(lr)
-    trial = Transformer(model.config, model.seed, model.params)
-    params = trial.params = {n: v.copy() for n, v in model.params.items()}
-    losses = []
+    params = parameters(tape)
+    weights = {p.id: p.value for p in params}
+    grads = {p.id: p.grad for p in params}
+    losses = [float(tape.loss.value)]
+    adam = Adam(lr=lr) if optimizer == "adam" else None
     with np.errstate(all="ignore"):
-        for step in range(steps + 1):
-            loss, grads = loss_and_grads(trial, *batch)
-            losses.append(loss)
-            if not math.isfinite(loss) or step == steps:
+        for _ in range(steps):
+            if cancelled():
                 break
-            for name, g in grads.items():
-                params[name] -= lr * g
-            if not all(np.all(np.isfinite(p)) for p in params.values()):
+            if adam is not None:
+                updates = adam.updates({str(i): w for i, w in weights.items()},
+                                       {str(i): g for i, g in grads.items()})
+                weights = {int(u.name): u.after for u in updates}
+            else:
+                weights = {i: w - lr * grads[i] for i, w in weights.items()}
+            if not all(np.all(np.isfinite(w)) for w in weights.values()):
                 losses.append(math.nan)
+                break
+            loss, grads = rerun(tape, weights)
+            losses.append(loss)
+            if not math.isfinite(loss):
                 break
     return losses
 
 
-def lr_lab(model: Transformer, batch, lrs=DEFAULT_LAB_RATES,
-           steps: int = 40) -> dict[float, LrCurve]:
-    """Gradient descent from the same weights on the same batch, once per learning rate."""
+def lab_curves(tape, rates, optimizer: str, steps: int = LAB_STEPS, progress=None,
+               cancelled=lambda: False) -> list[LabCurve]:
+    """One labelled curve per learning rate (``progress(done, total)`` after each)."""
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
         raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
-    curves = {}
-    for lr in lrs:
-        losses = descend(model, batch, lr, steps)
+    curves = []
+    for n, lr in enumerate(rates):
+        losses = descend_losses(tape, lr, steps, optimizer, cancelled)
+        if cancelled():
+            break
         label, note = classify_curve(losses)
-        curves[float(lr)] = LrCurve(float(lr), losses, label, note)
+        curves.append(LabCurve(optimizer, float(lr), losses, label, note))
+        if progress is not None:
+            progress(n + 1, len(rates))
     return curves
+
+
+def pick_shown(curves: list[LabCurve]) -> list[LabCurve]:
+    """One curve per label, in the order crawls, converges, oscillates, diverges: the
+    fastest crawler, the converging one with the lowest final loss, the gentlest
+    oscillation and the gentlest divergence."""
+    shown = []
+    for label in LABELS:
+        group = [c for c in curves if c.label == label]
+        if not group:
+            continue
+        if label == "crawls":
+            shown.append(max(group, key=lambda c: c.lr))
+        elif label == "converges":
+            shown.append(min(group, key=lambda c: c.final))
+        else:
+            shown.append(min(group, key=lambda c: c.lr))
+    return shown
+
+
+def best_adam(curves: list[LabCurve]) -> LabCurve | None:
+    finite = [c for c in curves if math.isfinite(c.final)]
+    return min(finite, key=lambda c: c.final) if finite else None
+
+
+def lab_rates(current_lr: float) -> tuple[float, ...]:
+    """The ladder of learning rates, with the learner's own lr among them."""
+    return tuple(sorted(set(LAB_RATES) | {float(current_lr)}))
+
+
+def scan_summary(curves: list[LabCurve]) -> str:
+    """``crawls 1e-4–3e-4 · converges 1e-3–0.3 · oscillates 1 · diverges 3–10``"""
+    parts = []
+    for label in LABELS:
+        rates = sorted(c.lr for c in curves if c.label == label)
+        if rates:
+            span = f"{rates[0]:g}" if len(rates) == 1 else f"{rates[0]:g}–{rates[-1]:g}"
+            parts.append(f"{label} {span}")
+    return " · ".join(parts)

@@ -192,7 +192,15 @@ class BackwardStep:
 
 
 class Tape:
-    """Records op calls as nodes; ``backward`` records one step per node."""
+    """Records op calls as nodes; ``backward`` records one step per node.
+
+    ``origin`` says who ran the ops: "engine" (each op's ``forward`` can run again, so
+    the run can be replayed with a number changed) or "pytorch" (a learner's model,
+    recorded; see ``engine.pytorch.record``). ``shapes_only`` marks a record that kept
+    shapes but no values."""
+
+    origin = "engine"
+    shapes_only = False
 
     def __init__(self):
         self.nodes: list[Node] = []

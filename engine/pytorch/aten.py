@@ -98,7 +98,6 @@ class AtenOp(Op):
     aten = None  # the torch OpOverload
     layout: tuple = ()
     output_index = 0
-    recorded = True
     replayable = True  # False for a stand-in: an autograd node with no forward op
 
     @staticmethod

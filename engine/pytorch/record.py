@@ -50,7 +50,7 @@ import numpy as np
 from engine.tape import Node, Tape, Tensor
 from engine.pytorch.aten import ViewWrite, aten_op, packet_name
 from engine.pytorch.backward import record_backward, shape_marker
-from engine.pytorch.twin import import_torch
+from engine.pytorch import import_torch
 
 MAX_OPS = 2_000
 MAX_OPS_SHAPES_ONLY = 20_000
@@ -69,6 +69,8 @@ class RecordTooLarge(RecordError):
 class TorchRecord(Tape):
     """A tape recorded from PyTorch: ``nodes`` (aten ops), ``steps`` (autograd nodes),
     ``tensors`` and ``loss`` as on any tape, plus what the recording could not do."""
+
+    origin = "pytorch"
 
     def __init__(self, shapes_only: bool = False):
         super().__init__()

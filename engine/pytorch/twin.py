@@ -1,43 +1,18 @@
-"""The same model in PyTorch, with the engine's weights: the reference every number
-is checked against. Torch is imported only when a twin is built.
-
-Two levels of proof: ``TorchTwin``/``compare`` run the whole model in
-``torch.nn.Transformer``; ``twin_forward``/``twin_backward``/``check_every_step``
-replay each recorded node alone with its op's ``torch_forward``, and
-``replay_torch`` rebuilds any tape end to end in torch autograd. The torch spelling of
-nodes and activations (``torch_line``, ``activation_torch_name``) lives in
-``engine.pytorch.names`` and is re-exported here."""
+"""The same model in PyTorch, with the engine's weights: the reference every number of
+the whole model is checked against (``tutor check``, the tests)."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.model import Transformer, positional_encoding
-from engine.pytorch.names import activation_torch_name, python_name, torch_line, torch_operands
+from engine.pytorch import import_torch
+from engine.pytorch.match import Match, match
 
-__all__ = ["TorchMissing", "import_torch", "TorchTwin", "compare", "max_abs_diff",
-           "twin_forward", "twin_backward", "StepCheck", "CheckReport", "check_every_step",
-           "replay_torch", "activation_torch_name", "python_name", "torch_line",
-           "torch_operands"]
-
-
-class TorchMissing(RuntimeError):
-    """PyTorch is not installed; the message says how to install it."""
-
-
-def import_torch():
-    try:
-        import torch
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise TorchMissing("PyTorch is not installed. Install it with: "
-                           "pip install 'transformer-tutor[torch]'  "
-                           "(on a CPU-only machine: pip install torch --index-url "
-                           "https://download.pytorch.org/whl/cpu)") from error
-    return torch
+__all__ = ["TorchTwin", "compare"]
 
 
 class TorchTwin:
@@ -116,237 +91,14 @@ class TorchTwin:
         return tokens
 
 
-def compare(model: Transformer, src, tgt_in, tgt_out, twin: TorchTwin | None = None):
-    """Engine vs torch: [(name, max abs error, max relative error)], loss first."""
+def compare(model: Transformer, src, tgt_in, tgt_out,
+            twin: TorchTwin | None = None) -> list[Match]:
+    """Engine vs torch on one batch: the loss first, then every parameter's gradient
+    under torch's names, each judged by the one rule (``engine.pytorch.match``)."""
     run = model.run(src, tgt_in, tgt_out)
     twin = twin or TorchTwin(model)
     torch_loss, torch_grads = twin.loss_and_grads(src, tgt_in, tgt_out)
-    loss_error = abs(run.loss - torch_loss)
-    rows = [("loss", loss_error, loss_error / max(abs(torch_loss), 1e-300))]
+    matches = [match("loss", run.loss, torch_loss)]
     for name, engine_grad in model.torch_state_dict(run.grads).items():
-        ref = torch_grads[name]
-        abs_err = float(np.max(np.abs(engine_grad - ref)))
-        rel_err = abs_err / max(float(np.max(np.abs(ref))), 1e-300)
-        rows.append((name, abs_err, rel_err))
-    return rows
-
-
-# ---------------------------------------------------------------------------
-# Op by op: every recorded node replayed alone in torch.
-# ---------------------------------------------------------------------------
-
-def max_abs_diff(a, b) -> float:
-    """max |a − b| over all elements; equal infinities (a masked −∞) count as 0 and a
-    shape mismatch or a NaN on one side only as ∞."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        return float("inf")
-    if a.size == 0:
-        return 0.0
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
-    with np.errstate(invalid="ignore"):
-        diff = np.where(same, 0.0, np.abs(a - b))
-    return float(np.where(np.isnan(diff), np.inf, diff).max())
-
-
-def _leaf(torch, value, requires_grad: bool = False):
-    """A fresh torch tensor holding a copy of a recorded value (dtype kept: float64
-    stays float64, token ids stay integers)."""
-    tensor = torch.tensor(np.array(value, copy=True))
-    return tensor.requires_grad_(True) if requires_grad else tensor
-
-
-def _check_values(node) -> None:
-    if getattr(node.output.tape, "shapes_only", False):
-        raise ValueError("this record holds shapes only, no values: nothing to replay")
-
-
-def _run_op(torch, node, xs):
-    return node.op.torch_forward(torch, *xs, **node.attrs)
-
-
-def twin_forward(node) -> tuple[np.ndarray, float]:
-    """Run ``node``'s op in torch on its recorded inputs: (torch's value, max |engine − torch|)."""
-    torch = import_torch()
-    _check_values(node)
-    xs = [_leaf(torch, t.value) for t in node.inputs]
-    with torch.no_grad():
-        y = _run_op(torch, node, xs)
-    value = y.detach().numpy().copy()
-    return value, max_abs_diff(node.output.value, value)
-
-
-def twin_backward(step) -> list[tuple[int, np.ndarray, float]]:
-    """The backward step redone by torch on that node alone.
-
-    The node's inputs become fresh leaves, the op runs forward, and
-    ``torch.autograd.grad(y, inputs, grad_outputs=upstream)`` gives ∂L/∂y · ∂y/∂x for
-    each input that received a contribution: [(input_index, torch's value, max diff)].
-    """
-    torch = import_torch()
-    node = step.node
-    _check_values(node)
-    wanted = [c.input_index for c in step.contributions]
-    xs = [_leaf(torch, t.value, requires_grad=i in wanted) for i, t in enumerate(node.inputs)]
-    if not wanted:
-        return []
-    y = _run_op(torch, node, xs)
-    upstream = torch.tensor(np.array(step.upstream, dtype=float, copy=True), dtype=y.dtype)
-    grads = torch.autograd.grad(y, [xs[i] for i in wanted], grad_outputs=upstream,
-                                allow_unused=True)
-    out = []
-    for c, g in zip(step.contributions, grads):
-        value = (np.zeros(np.shape(node.inputs[c.input_index].value)) if g is None
-                 else g.detach().numpy().copy())
-        out.append((c.input_index, value, max_abs_diff(c.value, value)))
-    return out
-
-
-@dataclass(frozen=True)
-class StepCheck:
-    """One step checked: ``phase`` "forward" (``index`` is the node index) or
-    "backward" (``index`` is the backward step index)."""
-
-    phase: str
-    index: int
-    name: str
-    op: str
-    max_abs_diff: float
-    scale: float  # max |torch value| of what was compared
-    ok: bool
-    skipped: bool = False  # a recorded step with no op to replay (see engine.pytorch.record)
-
-
-@dataclass
-class CheckReport:
-    """Every step of a tape against torch. A step passes when
-    max |engine − torch| ≤ tolerance · max(1, max |torch value|): absolute for values
-    of order one, relative for large ones."""
-
-    tolerance: float
-    steps: list[StepCheck] = field(default_factory=list)
-
-    @property
-    def forward(self) -> list[StepCheck]:
-        return [s for s in self.steps if s.phase == "forward"]
-
-    @property
-    def backward(self) -> list[StepCheck]:
-        return [s for s in self.steps if s.phase == "backward"]
-
-    @property
-    def first_mismatch(self) -> StepCheck | None:
-        return next((s for s in self.steps if not s.ok), None)
-
-    @property
-    def ok(self) -> bool:
-        return self.first_mismatch is None
-
-    @property
-    def skipped(self) -> list[StepCheck]:
-        return [s for s in self.steps if s.skipped]
-
-    @property
-    def max_diff(self) -> float:
-        return max((s.max_abs_diff for s in self.steps), default=0.0)
-
-    def summary(self) -> str:
-        bad = self.first_mismatch
-        head = (f"{len(self.forward)} forward and {len(self.backward)} backward steps against "
-                f"PyTorch: largest difference {self.max_diff:.2e}")
-        if self.skipped:
-            head += f" ({len(self.skipped)} with no op to replay, skipped)"
-        if bad is None:
-            return f"{head}, all within {self.tolerance:g}"
-        return (f"{head}; first mismatch at {bad.phase} step {bad.index} {bad.name} "
-                f"({bad.op}): {bad.max_abs_diff:.3g} > {self.tolerance:g}")
-
-
-def _finite_scale(*arrays) -> float:
-    scale = 0.0
-    for a in arrays:
-        a = np.asarray(a, dtype=float)
-        finite = a[np.isfinite(a)]
-        if finite.size:
-            scale = max(scale, float(np.abs(finite).max()))
-    return scale
-
-
-def _check_forward(node, passes) -> StepCheck:
-    if not getattr(node.op, "replayable", True):
-        return StepCheck("forward", node.index, node.name, node.op.name, 0.0, 0.0, True,
-                         skipped=True)
-    value, diff = twin_forward(node)
-    scale = _finite_scale(value)
-    return StepCheck("forward", node.index, node.name, node.op.name, diff, scale,
-                     passes(diff, scale))
-
-
-def _check_backward(step, passes) -> StepCheck:
-    node = step.node
-    if not getattr(node.op, "replayable", True):
-        return StepCheck("backward", step.index, node.name, node.op.name, 0.0, 0.0, True,
-                         skipped=True)
-    results = twin_backward(step)
-    diff = max((d for _, _, d in results), default=0.0)
-    scale = _finite_scale(*(v for _, v, _ in results))
-    return StepCheck("backward", step.index, node.name, node.op.name, diff, scale,
-                     passes(diff, scale))
-
-
-def check_every_step(tape, tolerance: float = 1e-10, progress=None) -> CheckReport:
-    """Replay every forward node and every backward step of ``tape`` in torch, one at a
-    time, on the recorded inputs. ``progress(i, n)`` is called after each of the n steps.
-
-    (On a record of a PyTorch model with dropout the random ops disagree, as they must.)"""
-    report = CheckReport(tolerance)
-
-    def passes(diff, scale):
-        return diff <= tolerance * max(1.0, scale)
-
-    jobs = [(_check_forward, n) for n in tape.nodes] + [(_check_backward, s) for s in tape.steps]
-    for done, (check, item) in enumerate(jobs, 1):
-        report.steps.append(check(item, passes))
-        if progress is not None:
-            progress(done, len(jobs))
-    return report
-
-
-def replay_torch(tape) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-    """The whole graph rebuilt in torch from the leaves, then ``backward`` from ``tape.loss``.
-
-    Returns {tensor id: (value, gradient)} with gradients computed by torch autograd
-    alone (``retain_grad`` on every activation): ``None`` for a tensor that needs no
-    gradient, zeros for one the loss does not depend on (the engine's convention).
-    """
-    torch = import_torch()
-    if getattr(tape, "shapes_only", False):
-        raise ValueError("this record holds shapes only, no values: nothing to replay")
-    values = {}
-    for t in tape.tensors:
-        if t.node is None:
-            floating = np.asarray(t.value).dtype.kind == "f"
-            values[t.id] = _leaf(torch, t.value, requires_grad=t.requires_grad and floating)
-            continue
-        node = t.node
-        y = _run_op(torch, node, [values[x.id] for x in node.inputs])
-        if y.requires_grad:
-            y.retain_grad()
-        values[t.id] = y
-    if tape.loss is not None:
-        loss = values[tape.loss.id]
-        first = tape.steps[0] if tape.steps else None
-        seed = (first.upstream if first is not None and first.node.output is tape.loss
-                else np.ones(np.shape(tape.loss.value)))
-        if loss.requires_grad:
-            loss.backward(torch.tensor(np.array(seed, dtype=float, copy=True), dtype=loss.dtype))
-    out = {}
-    for t in tape.tensors:
-        v = values[t.id]
-        grad = None
-        if tape.loss is not None and t.requires_grad:
-            grad = (v.grad.detach().numpy().copy() if v.grad is not None
-                    else np.zeros(np.shape(t.value)))
-        out[t.id] = (v.detach().numpy().copy(), grad)
-    return out
-
+        matches.append(match(name, engine_grad, torch_grads[name], keep_values=False))
+    return matches

@@ -30,12 +30,12 @@ def batch(config, b, s, t, seed=0):
 @pytest.mark.parametrize("config,b,s,t", CONFIGS)
 def test_loss_and_every_gradient_match_torch(config, b, s, t):
     model = Transformer(config, seed=3)
-    rows = compare(model, *batch(config, b, s, t))
-    names = [r[0] for r in rows]
+    matches = compare(model, *batch(config, b, s, t))
+    names = [m.label for m in matches]
     assert names[0] == "loss"
     assert len(names) == len(set(names)) == 1 + len(TorchTwin(model).named_parameters())
-    for name, abs_err, rel_err in rows:
-        assert rel_err <= 1e-9, f"{name}: relative error {rel_err:.2e}"
+    for m in matches:
+        assert m.relative <= 1e-9 and m.ok, f"{m.label}: relative error {m.relative:.2e}"
 
 
 def test_torch_state_dict_uses_exactly_torchs_names_and_packing():

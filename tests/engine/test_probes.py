@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from engine import ModelConfig, Transformer
-from engine.probes import (DescentStep, LrCurve, classify_curve, descend, descent_step, lr_lab,
-                          nudge_table)
-from engine.optim import apply, sgd_updates
+from engine.probes import (DescentTrail, LabCurve, classify_curve, descend_losses, lab_curves,
+                           nudge_table)
 from engine.tasks import make_batch
+from tests.references import sgd_losses
 
 SMALL = ModelConfig(vocab_size=12, d_model=8, n_heads=2, d_ff=8, n_encoder_layers=1,
                     n_decoder_layers=1, max_len=6)
@@ -34,7 +34,7 @@ def test_every_parameter_keeps_the_gradients_promise_as_eps_shrinks(small_run):
         for _ in range(2):
             index = tuple(int(rng.integers(n)) for n in shape)
             g = float(run.grads[name][index])
-            rows = nudge_table(run, name, index, epsilons=(1e-2, 1e-3, 1e-4, 1e-5))
+            rows = nudge_table(run.tape, name, index, epsilons=(1e-2, 1e-3, 1e-4, 1e-5))
             assert [r.eps for r in rows] == [1e-2, 1e-3, 1e-4, 1e-5]
             assert all(r.loss == run.loss and r.predicted_delta == g * r.eps for r in rows)
             if abs(g) < 1e-9:
@@ -64,7 +64,7 @@ def test_a_generator_bias_nudge_equals_the_closed_form_and_errors_scale_as_eps_p
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return -logp[np.arange(targets.size), targets].mean()
 
-    rows = nudge_table(run, "generator.bias", (j,), epsilons=(1e-1, 1e-2, 1e-3))
+    rows = nudge_table(run.tape, "generator.bias", (j,), epsilons=(1e-1, 1e-2, 1e-3))
     for r in rows:
         assert r.loss_plus == pytest.approx(cross_entropy(r.eps), rel=1e-13)
         assert r.loss_minus == pytest.approx(cross_entropy(-r.eps), rel=1e-13)
@@ -86,16 +86,16 @@ def test_nudging_a_hidden_activation_measures_its_recorded_gradient(small_run):
         grad = node.output.grad
         index = np.unravel_index(int(np.argmax(np.abs(grad))), grad.shape)
         for target in (node.output, node.output.id, step_name):
-            (row,) = nudge_table(run, target, index, epsilons=(1e-5,))
+            (row,) = nudge_table(run.tape, target, index, epsilons=(1e-5,))
             assert row.central_gradient == pytest.approx(float(grad[index]), rel=1e-6)
         checked += 1
     assert checked == 3
 
 
-def test_a_model_and_batch_nudge_the_same_as_its_recorded_run(small_run):
+def test_a_nudge_of_a_fresh_recording_is_the_same_and_changes_nothing(small_run):
     model, batch, run = small_run
-    a = nudge_table(model, "decoder.layers.0.linear2.weight", (1, 2), batch=batch)
-    b = nudge_table(run, "decoder.layers.0.linear2.weight", (1, 2))
+    a = nudge_table(model.run(*batch).tape, "decoder.layers.0.linear2.weight", (1, 2))
+    b = nudge_table(run.tape, "decoder.layers.0.linear2.weight", (1, 2))
     c = nudge_table(run.tape, "decoder.layers.0.linear2.weight", (1, 2), grad=2.0)
     assert a == b
     assert [r.predicted_delta for r in c] == [2.0 * e for e in (1e-1, 1e-2, 1e-3, 1e-4)]
@@ -114,12 +114,12 @@ def test_a_model_and_batch_nudge_the_same_as_its_recorded_run(small_run):
 def test_bad_nudges_say_what_is_wrong(small_run, kwargs, message):
     _, _, run = small_run
     with pytest.raises(ValueError, match=message):
-        nudge_table(run, **kwargs)
+        nudge_table(run.tape, **kwargs)
 
 
-def test_a_model_without_a_batch_or_an_unrecorded_tape_is_refused(small_run):
+def test_a_model_or_an_unrecorded_tape_is_refused(small_run):
     model, _, _ = small_run
-    with pytest.raises(ValueError, match="needs a batch"):
+    with pytest.raises(ValueError, match="recorded Tape"):
         nudge_table(model, "generator.bias", (0,))
     from engine import Tape
 
@@ -127,21 +127,20 @@ def test_a_model_without_a_batch_or_an_unrecorded_tape_is_refused(small_run):
         nudge_table(Tape(), "x", (0,))
 
 
-# one step of descent ------------------------------------------------------------------
+# steps of descent --------------------------------------------------------------------
 def test_a_descent_step_is_w_minus_lr_g_and_torch_agrees_on_the_loss_after(small_run):
     torch = pytest.importorskip("torch")
     from engine.pytorch.twin import TorchTwin
 
     model, batch, run = small_run
-    step = descent_step(model, batch, 0.05)
-    assert isinstance(step, DescentStep) and step.loss_before == run.loss
+    trail = DescentTrail.start(run.tape, 0.05)
+    trail.step()
+    assert trail.steps == 1 and trail.losses[0] == run.loss
     twin = TorchTwin(model)
     loss, torch_grads = twin.loss_and_grads(*batch)
-    assert step.loss_before == pytest.approx(loss, rel=1e-12)
-    after = {}
-    for u in step.updates:
-        assert np.array_equal(u.after, u.before - 0.05 * u.grad)
-        after[u.name] = u.after
+    assert trail.losses[0] == pytest.approx(loss, rel=1e-12)
+    for p in run.params.values():
+        assert np.array_equal(trail.weights[1][p.id], p.value - 0.05 * p.grad)
     # the loss after, by torch with torch's own gradients applied to the weights
     state = {name: value - 0.05 * torch_grads[name]
              for name, value in model.torch_state_dict().items()}
@@ -150,43 +149,36 @@ def test_a_descent_step_is_w_minus_lr_g_and_torch_agrees_on_the_loss_after(small
         logits = twin.logits(batch[0], batch[1])
         expected = torch.nn.functional.cross_entropy(
             logits.reshape(-1, SMALL.vocab_size), torch.as_tensor(batch[2]).reshape(-1)).item()
-    assert step.loss_after == pytest.approx(expected, rel=1e-10)
-    assert step.delta == step.loss_after - step.loss_before < 0
-    assert step.model_after.params.keys() == after.keys()
+    assert trail.losses[1] == pytest.approx(expected, rel=1e-10)
+    assert trail.losses[1] < trail.losses[0]
 
 
 def test_a_tiny_descent_step_changes_the_loss_by_the_first_order_prediction(small_run):
-    model, batch, run = small_run
-    step = descent_step(model, batch, 1e-4)
+    _, _, run = small_run
+    trail = DescentTrail.start(run.tape, 1e-4)
+    trail.step()
     squared = sum(float((g * g).sum()) for g in run.grads.values())
-    assert step.predicted_delta == pytest.approx(-1e-4 * squared, rel=1e-12)
-    assert step.delta / step.predicted_delta == pytest.approx(1.0, abs=1e-2)
+    assert trail.predicted_delta() == pytest.approx(-1e-4 * squared, rel=1e-12)
+    delta = trail.losses[1] - trail.losses[0]
+    assert delta / trail.predicted_delta() == pytest.approx(1.0, abs=1e-2)
 
 
 # the learning-rate lab ------------------------------------------------------------------
-def test_descend_equals_recorded_sgd_steps_exactly(small_run):
-    model, batch, _ = small_run
-    losses = descend(model, batch, 0.2, 3)
-    expected, current = [], model
-    for _ in range(4):
-        run = current.run(*batch)
-        expected.append(run.loss)
-        current = current.with_params(apply(current.params, sgd_updates(current.params,
-                                                                        run.grads, 0.2)))
-    assert losses == expected
+def test_descent_losses_equal_recorded_sgd_steps_exactly(small_run):
+    model, batch, run = small_run
+    assert descend_losses(run.tape, 0.2, 3) == sgd_losses(model, batch, 0.2, 3)
 
 
 def test_the_default_lab_shows_all_four_behaviours_on_the_tutor_model():
     model = Transformer(ModelConfig(), seed=0)
     batch = make_batch("reverse", 8, 6, np.random.default_rng(0))
-    curves = lr_lab(model, batch)
-    assert [c.label for c in curves.values()] == ["crawls", "converges", "oscillates", "diverges"]
-    assert all(isinstance(c, LrCurve) and c.losses[0] == curves[0.003].losses[0]
-               for c in curves.values())
-    diverged = curves[1.0]
-    assert diverged.stopped and "stopped at step" in diverged.note
+    curves = lab_curves(model.run(*batch).tape, (0.003, 0.1, 0.3, 1.0), "sgd")
+    assert [c.label for c in curves] == ["crawls", "converges", "oscillates", "diverges"]
+    assert all(isinstance(c, LabCurve) and c.losses[0] == curves[0].losses[0] for c in curves)
+    diverged = curves[-1]
+    assert "stopped at step" in diverged.note and not math.isfinite(diverged.final)
     assert len(diverged.losses) <= 41 and all(math.isfinite(x) for x in diverged.losses[:-1])
-    assert all(len(c.losses) == 41 for c in list(curves.values())[:3])
+    assert all(len(c.losses) == 41 for c in curves[:3])
 
 
 @pytest.mark.parametrize("losses,label", [
@@ -208,10 +200,10 @@ def test_a_stopped_curve_says_where_and_why():
 
 
 def test_lab_arguments_are_checked(small_run):
-    model, batch, _ = small_run
+    _, _, run = small_run
     with pytest.raises(ValueError, match="steps"):
-        lr_lab(model, batch, steps=0)
+        lab_curves(run.tape, (0.1,), "sgd", steps=0)
     with pytest.raises(ValueError, match="learning rate"):
-        lr_lab(model, batch, lrs=(0.1, -1.0))
+        lab_curves(run.tape, (0.1, -1.0), "sgd")
     with pytest.raises(ValueError, match="two losses"):
         classify_curve([1.0])

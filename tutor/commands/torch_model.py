@@ -94,7 +94,7 @@ def load_file(path: Path):
 
 
 def _torch_missing_message() -> str:
-    from engine.pytorch.twin import TorchMissing, import_torch
+    from engine.pytorch import TorchMissing, import_torch
     try:
         import_torch()
     except TorchMissing as error:
@@ -183,7 +183,7 @@ def unpack(result, label: str, torch):
 def prepare(args):
     """Everything before the UI: (timeline, title, notes). Raises TorchCliError."""
     from engine.pytorch.record import RecordError, record_module
-    from engine.pytorch.twin import TorchMissing, import_torch
+    from engine.pytorch import TorchMissing, import_torch
 
     path, factory_name = split_target(args.target)
     check_path(path)
@@ -248,7 +248,7 @@ def print_trace(console: Console, timeline: Timeline, title: str, notes: list[st
                        style="dim"))
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    shapes_only = getattr(record, "shapes_only", False)
+    shapes_only = record.shapes_only
     for step in timeline.steps:
         console.print(step_line(step, shapes_only))
 

@@ -98,7 +98,7 @@ def _clip(index: tuple, shape: tuple) -> tuple:
 def not_replayable_reason(tape) -> str | None:
     """A run recorded from PyTorch (``tutor torch``) keeps PyTorch's ops, whose forward the
     engine does not re-run; say so instead of failing."""
-    if any(getattr(node.op, "recorded", False) for node in tape.nodes):
+    if tape.origin == "pytorch":
         return ("This run was recorded from PyTorch: its ops run in PyTorch, not in the "
                 "engine, so the forward pass cannot be re-run here with a number changed. "
                 "Try it in `tutor explore` or a lesson.")

@@ -133,7 +133,7 @@ def short_name(tensor) -> str:
 
 def _mark_shape_only(timeline: Timeline, slots: list[TensorSlot]) -> list[TensorSlot]:
     """A PyTorch model recorded with --shapes-only has shapes but no values."""
-    if not getattr(timeline.tape, "shapes_only", False):
+    if not timeline.tape.shapes_only:
         return slots
     return [replace(slot, shape_only=True) if slot.value is not None and
             np.asarray(slot.value).dtype.kind == "f" else slot for slot in slots]
@@ -195,7 +195,7 @@ def _update_view(timeline: Timeline, step: Step) -> StepView:
 def worked_element(timeline: Timeline, position: int, slot_key: str, index: tuple) -> Worked | None:
     """The op card's worked example for the element ``index`` of panel ``slot_key``."""
     step = timeline.steps[position]
-    if getattr(timeline.tape, "shapes_only", False):
+    if timeline.tape.shapes_only:
         return None  # no values were recorded to work through
     if step.phase == "update":
         u = step.update

@@ -2,55 +2,27 @@
 
 For the step under the cursor: the PyTorch code for it (``code_lines``), torch's own
 result on the recorded inputs beside the engine's (``check_step``), and where the
-selected tensor lives in PyTorch (``torch_name_of``). A step passes when
-max |engine − torch| ≤ 1e-10 · max(1, max |torch value|), the rule
-``engine.pytorch.twin.check_every_step`` uses: absolute for values of order one,
-relative for large ones. Torch is imported only by ``check_step`` and
-``check_update``, through ``engine.pytorch.twin.import_torch``.
+selected tensor lives in PyTorch (``torch_name_of``). Every comparison is judged by the
+one rule of ``engine.pytorch.match``. Torch is imported only by ``check_step``,
+``check_update`` and ``autograd_nodes``, through ``engine.pytorch.import_torch``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.pytorch import twin as torch_twin
 from engine.model import torch_name
-from engine.optim import UpdateStep
 from engine.ops.base import idx
-from engine.timeline import Step, Timeline
+from engine.optim import UpdateStep
+from engine.pytorch import import_torch
+from engine.pytorch.match import TOLERANCE, Match, match
 from engine.pytorch.names import activation_torch_name, python_name, torch_line, torch_operands
-
-TOLERANCE = 1e-10
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One tensor computed by both: the engine's value and torch's, and how far apart."""
-
-    label: str  # "output", "∂L/∂x", "after"
-    engine: np.ndarray
-    torch: np.ndarray
-    max_abs_diff: float
-    accumulates: bool = False  # a contribution added to a gradient already there
-    tolerance: float = TOLERANCE
-
-    @property
-    def scale(self) -> float:
-        """max |torch value| over the finite elements (0 if none)."""
-        values = np.asarray(self.torch, dtype=float)
-        finite = values[np.isfinite(values)]
-        return float(np.abs(finite).max()) if finite.size else 0.0
-
-    @property
-    def allowed(self) -> float:
-        return self.tolerance * max(1.0, self.scale)
-
-    @property
-    def ok(self) -> bool:
-        return self.max_abs_diff <= self.allowed
+from engine.pytorch.steps import CheckReport, twin_backward, twin_forward
+from engine.timeline import Step, Timeline
 
 
 @dataclass(frozen=True)
@@ -65,7 +37,7 @@ class TwinResult:
     phase: str
     name: str
     code: tuple[str, ...]
-    comparisons: tuple[Comparison, ...] = ()
+    comparisons: tuple[Match, ...] = ()
     grad_fns: tuple[str, ...] = ()
     message: str = ""
 
@@ -118,7 +90,7 @@ def not_comparable(timeline: Timeline, step: Step) -> str:
             return (f"not replayed: {step.update.optimizer}'s running averages are not part of "
                     "the record, so only plain SGD updates are redone in torch")
         return ""
-    if getattr(timeline.tape, "shapes_only", False):
+    if timeline.tape.shapes_only:
         return ("shape only: this record holds shapes, no values (--shapes-only): nothing "
                 "to compare")
     op = step.node.op
@@ -132,7 +104,7 @@ def not_comparable(timeline: Timeline, step: Step) -> str:
 def check_step(timeline: Timeline, position: int) -> TwinResult:
     """Redo the step at ``position`` in PyTorch on its recorded inputs.
 
-    Raises ``engine.pytorch.twin.TorchMissing`` when torch is not installed."""
+    Raises ``engine.pytorch.TorchMissing`` when torch is not installed."""
     step = timeline.steps[position]
     code = code_lines(step)
     base = dict(position=position, phase=step.phase, name=step.name, code=code)
@@ -141,39 +113,34 @@ def check_step(timeline: Timeline, position: int) -> TwinResult:
         return TwinResult(**base, message=reason)
     if step.phase == "update":
         return TwinResult(**base, comparisons=(check_update(step.update),))
-    torch_twin.import_torch()
+    import_torch()
     node = step.node
     if step.phase == "forward":
-        value, diff = torch_twin.twin_forward(node)
-        return TwinResult(**base, comparisons=(Comparison("output", node.output.value, value,
-                                                          diff),))
+        return TwinResult(**base, comparisons=(twin_forward(node),))
     contributions = {c.input_index: c for c in step.backward.contributions}
-    comparisons = []
-    for i, value, diff in torch_twin.twin_backward(step.backward):
-        c = contributions[i]
-        comparisons.append(Comparison(f"∂L/∂{_input_label(node, i)}", c.value, value, diff,
-                                      accumulates=c.accumulates))
+    comparisons = [dataclasses.replace(m, label=f"∂L/∂{_input_label(node, i)}")
+                   for i, m in twin_backward(step.backward)]
     return TwinResult(**base, comparisons=tuple(comparisons),
                       grad_fns=autograd_nodes(node, list(contributions)))
 
 
-def check_update(u: UpdateStep) -> Comparison:
+def check_update(u: UpdateStep) -> Match:
     """``with torch.no_grad(): w -= lr * w.grad`` run in torch on the recorded weight
     and gradient, against the engine's weight after the step."""
-    torch = torch_twin.import_torch()
+    torch = import_torch()
     w = torch.tensor(np.array(u.before, dtype=float, copy=True), requires_grad=True)
     w.grad = torch.tensor(np.array(u.grad, dtype=float, copy=True))
     with torch.no_grad():
         w -= u.lr * w.grad
     value = w.detach().numpy().copy()
-    return Comparison("after", u.after, value, torch_twin.max_abs_diff(u.after, value))
+    return match("after", u.after, value)
 
 
 def autograd_nodes(node, wanted: list[int], limit: int = 6) -> tuple[str, ...]:
     """The autograd nodes torch builds when it runs ``node``'s op on inputs of which
     those in ``wanted`` need gradients: ``y.grad_fn`` first (``AddmmBackward0``), then
     the nodes it leads to, breadth first, without the leaves' ``AccumulateGrad``."""
-    torch = torch_twin.import_torch()
+    torch = import_torch()
     xs = []
     for i, t in enumerate(node.inputs):
         x = torch.tensor(np.array(t.value, copy=True))
@@ -193,7 +160,7 @@ def autograd_nodes(node, wanted: list[int], limit: int = 6) -> tuple[str, ...]:
 
 
 def position_of(timeline: Timeline, check) -> int:
-    """Where an ``engine.pytorch.twin.StepCheck`` sits on the timeline."""
+    """Where an ``engine.pytorch.steps.StepCheck`` sits on the timeline."""
     if check.phase == "forward":
         return timeline.forward_index[check.index]
     return timeline.backward_start + check.index
@@ -202,10 +169,10 @@ def position_of(timeline: Timeline, check) -> int:
 @dataclass(frozen=True)
 class EveryStep:
     """Every step checked: the forward/backward report of
-    ``engine.pytorch.twin.check_every_step`` and the SGD updates redone by ``check_update``."""
+    ``engine.pytorch.steps.check_every_step`` and the SGD updates redone by ``check_update``."""
 
-    report: torch_twin.CheckReport
-    updates: tuple  # ((timeline position, Comparison, or None: not SGD, skipped), …)
+    report: CheckReport
+    updates: tuple  # ((timeline position, Match, or None: not SGD, skipped), …)
 
 
 def every_step_summary(timeline: Timeline, outcome: EveryStep) -> tuple[str, int | None]:
@@ -282,7 +249,7 @@ def torch_name_of(timeline: Timeline, step: Step, slot_key: str, index: tuple,
     ``d_model`` given: the run is the engine's transformer (its twin is
     ``torch.nn.Transformer``). A ``TorchRecord`` (``tutor torch``) already carries
     torch's own names. Anything else is a small graph of its own."""
-    recorded = hasattr(timeline.tape, "shapes_only")
+    recorded = timeline.tape.origin == "pytorch"
     if step.phase == "update":
         name, kind, node = step.update.name, "param", None
     else:

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from engine.timeline import Timeline  # noqa: E402
 from engine.pytorch.record import (RecordError, RecordTooLarge, TorchRecord,  # noqa: E402
                                  record_module)
-from engine.pytorch.twin import check_every_step  # noqa: E402
+from engine.pytorch.steps import check_every_step  # noqa: E402
 
 from tests.paths import ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "torch_models"
@@ -356,7 +356,8 @@ def test_every_recorded_op_has_a_torch_line_that_recomputes_it():
     devices), executed here — in the test only — on tensors named like its inputs."""
     import math
 
-    from engine.pytorch.twin import max_abs_diff, torch_line, torch_operands
+    from engine.pytorch.match import max_abs_diff
+    from engine.pytorch.names import torch_line, torch_operands
 
     mlp = load_fixture("mlp").make()
     for record in (record_module(*mlp), record_module(*small_transformer())):

@@ -17,9 +17,12 @@ from engine import ModelConfig, Tape, Transformer
 from engine.ops import OPS
 
 torch = pytest.importorskip("torch")
-from engine.pytorch.twin import (TorchTwin, activation_torch_name, check_every_step,  # noqa: E402
-                               max_abs_diff, python_name, replay_torch, torch_line,
-                               torch_operands, twin_backward, twin_forward)
+from engine.pytorch.match import max_abs_diff, match  # noqa: E402
+from engine.pytorch.names import (activation_torch_name, python_name, torch_line,  # noqa: E402
+                                  torch_operands)
+from engine.pytorch.steps import (check_every_step, replay_torch, twin_backward,  # noqa: E402
+                                  twin_forward)
+from engine.pytorch.twin import TorchTwin  # noqa: E402
 
 from tests.paths import ROOT
 
@@ -60,7 +63,8 @@ def small_graph() -> Tape:
 
 
 def test_importing_the_twin_modules_does_not_import_torch():
-    code = ("import sys; import engine.pytorch.twin, engine.pytorch.names; "
+    code = ("import sys; import engine.pytorch.twin, engine.pytorch.names, engine.pytorch.steps, "
+            "engine.pytorch.match; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -72,12 +76,23 @@ def test_max_abs_diff_treats_matching_infinities_as_equal_and_shapes_as_fatal():
     assert max_abs_diff(np.zeros(3), np.zeros(4)) == np.inf
 
 
+def test_the_one_rule_is_absolute_near_one_and_relative_for_large_values():
+    assert match("x", [1.0], [1.0 + 5e-11]).ok and not match("x", [1.0], [1.0 + 3e-10]).ok
+    assert match("x", [0.001], [0.001 + 9e-11]).ok  # small values: absolute 1e-10
+    big = match("x", [1e6], [1e6 + 5e-5])  # large values: relative 1e-10
+    assert big.ok and big.allowed == pytest.approx(1e-4) and big.relative == pytest.approx(5e-11)
+    assert not match("x", [1e6], [1e6 + 2e-4]).ok
+    assert match("x", [-np.inf, 2.0], [-np.inf, 2.0]).ok
+    assert not match("x", [np.nan], [0.0]).ok and not match("x", [1.0], [1.0, 1.0]).ok
+
+
 def test_every_forward_step_of_the_default_model_matches_torch(run):
     assert len(run.tape.nodes) > 100
     for node in run.tape.nodes:
-        value, diff = twin_forward(node)
+        found = twin_forward(node)
+        value, diff = found.torch, found.max_abs_diff
         assert value.shape == node.output.value.shape, node.name
-        assert diff <= 1e-10, (node.name, diff)
+        assert diff <= 1e-10 and found.ok, (node.name, diff)
         # the diff is real: recompute it here
         assert diff == max_abs_diff(node.output.value, value)
 
@@ -86,9 +101,10 @@ def test_every_backward_contribution_of_the_default_model_matches_torch(run):
     checked = 0
     for step in run.tape.steps:
         results = twin_backward(step)
-        assert [i for i, _, _ in results] == [c.input_index for c in step.contributions]
-        for (i, value, diff), c in zip(results, step.contributions):
-            assert value.shape == c.value.shape
+        assert [i for i, _ in results] == [c.input_index for c in step.contributions]
+        for (i, found), c in zip(results, step.contributions):
+            value, diff = found.torch, found.max_abs_diff
+            assert value.shape == c.value.shape and found.accumulates == c.accumulates
             assert np.allclose(value, c.value, rtol=0, atol=1e-10), (step.node.name, i, diff)
             checked += 1
     assert checked > 200

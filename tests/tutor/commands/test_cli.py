@@ -33,8 +33,10 @@ def test_check_fails_on_a_mismatch(capsys, monkeypatch):
     real = twin.compare
 
     def broken(*args, **kwargs):
-        rows = real(*args, **kwargs)
-        return rows[:1] + [(rows[1][0], 1.0, 0.5)] + rows[2:]
+        import dataclasses
+
+        matches = real(*args, **kwargs)
+        return matches[:1] + [dataclasses.replace(matches[1], max_abs_diff=0.5)] + matches[2:]
 
     monkeypatch.setattr(twin, "compare", broken)
     assert main(["check", "--configs", "0"]) == 1
@@ -43,14 +45,21 @@ def test_check_fails_on_a_mismatch(capsys, monkeypatch):
 
 
 def test_check_without_torch_says_how_to_install(capsys, monkeypatch):
-    import engine.pytorch.twin as twin
+    import engine.pytorch as pytorch
 
     def missing():
-        raise twin.TorchMissing("PyTorch is not installed. Install it with: pip install …")
+        raise pytorch.TorchMissing(f"PyTorch is not installed. Install it with: {pytorch.INSTALL}")
 
-    monkeypatch.setattr(twin, "import_torch", missing)
+    monkeypatch.setattr(pytorch, "import_torch", missing)
     assert main(["check"]) == 1
-    assert "PyTorch is not installed" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "PyTorch is not installed" in out
+    assert "pip install 'transformer-tutor[torch]'" in out  # the brackets survive printing
+
+
+def test_check_refuses_a_negative_number_of_configs(capsys):
+    assert main(["check", "--configs", "-1"]) == 2
+    assert "--configs must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_trace_filters_by_scope_and_phase(capsys):

@@ -231,13 +231,13 @@ def test_too_large_suggests_shapes_only(tmp_path, capsys):
 
 
 def test_torch_not_installed(tmp_path, capsys, monkeypatch):
-    import engine.pytorch.twin as twin
+    import engine.pytorch as pytorch
 
     def no_torch():
-        raise twin.TorchMissing("PyTorch is not installed. Install it with: pip install torch")
+        raise pytorch.TorchMissing(f"PyTorch is not installed. Install it with: {pytorch.INSTALL}")
 
-    monkeypatch.setattr(twin, "import_torch", no_torch)
-    fails_with(MLP, capsys, "PyTorch is not installed", "pip install")
+    monkeypatch.setattr(pytorch, "import_torch", no_torch)
+    fails_with(MLP, capsys, "PyTorch is not installed", "pip install 'transformer-tutor[torch]'")
 
 
 def test_verbose_adds_the_traceback(tmp_path, capsys):

@@ -37,7 +37,7 @@ import pytest
 
 import tutor.lessons.live as live
 from engine.timeline import Timeline
-from engine.pytorch.twin import replay_torch
+from engine.pytorch.steps import replay_torch
 from engine.expr import ExpressionError, evaluate, parse
 from tutor.lessons.catalog import build_for_check, load_lessons
 from tutor.lessons.live import ARRAY_FUNCTIONS, NAMES, StepContext, split_template

@@ -1,7 +1,7 @@
 """The descent tool (d, < >) and the learning-rate lab (L): every weight after a step is
 w − lr·g exactly, the losses are the model's own forward pass on the new weights, and the
-lab's curves are gradient descent recomputed here by other code paths (the engine's
-``descend``, a closed form, torch.optim.Adam)."""
+lab's curves are gradient descent recomputed here by other code paths (full recorded runs
+and the optimiser's updates, a closed form, torch.optim.Adam)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from argparse import Namespace
 import numpy as np
 import pytest
 
-from engine.probes import classify_curve, descend
+from engine.probes import (ADAM_RATES, LABELS, classify_curve, descend_losses, lab_curves,
+                           parameters, pick_shown, rerun)
+from tests.references import sgd_losses
 from tutor.lessons.scenarios import build_scenario
 from tutor.ui.app import TutorApp
 from tutor.ui.screens.lr_lab import LrLabScreen
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.views.session import Session, explore_session
-from tutor.views.descent import (ADAM_RATES, LABEL_ORDER, descend_losses, lab_curves,
-                                     parameters, pick_shown, rerun)
 from tutor.ui.widgets.descent_pane import DescentPane
 from tutor.ui.widgets.tool_pane import ToolPane
 
@@ -95,7 +95,7 @@ def test_lr_keys_rescale_and_d_steps_on_like_plain_gradient_descent():
 
     trail = drive(session, script)
     assert trail.lr == 0.025 and trail.steps == 2
-    reference = descend(session.model, batch_of(session), 0.025, 2)  # engine.probes's loop
+    reference = sgd_losses(session.model, batch_of(session), 0.025, 2)
     assert trail.losses == reference
 
 
@@ -160,7 +160,7 @@ def test_lab_labels_are_the_engines_and_one_curve_per_label_is_shown():
     for c in curves:
         assert (c.label, c.note) == classify_curve(c.losses)
     shown = pick_shown(curves)
-    assert [c.label for c in shown] == [label for label in LABEL_ORDER
+    assert [c.label for c in shown] == [label for label in LABELS
                                         if any(c.label == label for c in curves)]
     assert len({c.label for c in shown}) == len(shown)
 
@@ -187,7 +187,7 @@ def test_the_lab_screen_plots_the_curves_and_escape_closes_it():
     assert lr in [c.lr for c in sgd]  # the learner's own lr is among those tried
     batch = batch_of(session)
     for curve in shown:
-        assert curve.losses == descend(session.model, batch, curve.lr, len(curve.losses) - 1)
+        assert curve.losses == sgd_losses(session.model, batch, curve.lr, len(curve.losses) - 1)
         assert curve.title in table and curve.label in table
     assert "Adam lr" in table
 

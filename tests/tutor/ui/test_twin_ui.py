@@ -18,8 +18,9 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from engine.pytorch import twin as torch_twin
-from engine.pytorch.twin import TorchTwin, torch_line  # noqa: E402
+from engine.pytorch import steps as torch_steps
+from engine.pytorch.names import torch_line
+from engine.pytorch.twin import TorchTwin  # noqa: E402
 from tutor.views import twin as twin_check
 from tutor.ui.app import TutorApp  # noqa: E402
 from tutor.ui.screens.stepper import StepperScreen  # noqa: E402
@@ -311,15 +312,15 @@ def test_X_jumps_to_a_corrupted_step():
 def test_X_can_be_cancelled_with_escape(monkeypatch):
     session = explore_session(options())
     release = threading.Event()
-    real = torch_twin.check_every_step
+    real = torch_steps.check_every_step
 
-    def held(tape, tolerance, progress):
+    def held(tape, progress):
         def slow(done, n):
             release.wait(0.02)
             progress(done, n)
-        return real(tape, tolerance, progress=slow)
+        return real(tape, progress=slow)
 
-    monkeypatch.setattr(torch_twin, "check_every_step", held)
+    monkeypatch.setattr(torch_steps, "check_every_step", held)
 
     async def go():
         app = TutorApp(lambda: StepperScreen(session))

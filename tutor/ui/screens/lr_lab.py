@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from tutor.views.descent import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
+from engine.probes import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
                                  lab_rates, pick_shown, scan_summary)
 from tutor.ui.widgets.parts import Parts
 

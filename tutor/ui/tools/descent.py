@@ -43,7 +43,8 @@ def learning_rate(screen) -> float:
 
 def descent_step(screen) -> None:
     """``d``: one (more) step of gradient descent on every weight; show what it did."""
-    from tutor.views.descent import DescentTrail, no_descent_reason
+    from engine.probes import DescentTrail
+    from tutor.views.descent import no_descent_reason
 
     tape = screen.session.timeline.tape
     reason = no_descent_reason(tape)
@@ -60,7 +61,8 @@ def descent_step(screen) -> None:
 
 def scale_lr(screen, factor: float) -> None:
     """``<``/``>``: halve or double lr (a decoding run: its sampling temperature)."""
-    from tutor.views.descent import DescentTrail, no_descent_reason
+    from engine.probes import DescentTrail
+    from tutor.views.descent import no_descent_reason
 
     tape = screen.session.timeline.tape
     if tape.loss is None:
@@ -109,7 +111,8 @@ def attach(screen) -> None:
             return
         trail = _trail.get(screen) if pane is not None else None
         if trail is None:
-            from tutor.views.descent import DescentTrail, no_descent_reason
+            from engine.probes import DescentTrail
+            from tutor.views.descent import no_descent_reason
 
             _lr.setdefault(screen, step.update.lr)
             if no_descent_reason(timeline.tape) is not None:

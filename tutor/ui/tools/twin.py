@@ -15,10 +15,11 @@ import weakref
 from dataclasses import dataclass
 from functools import partial
 
-from engine.pytorch import twin as torch_twin
+from engine.pytorch import TorchMissing
+from engine.pytorch import steps as torch_steps
 
 from tutor.views import twin as twin_check
-from tutor.views.twin import TOLERANCE, EveryStep, TwinResult
+from tutor.views.twin import EveryStep, TwinResult
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress bar updates
 MAX_NOTES = 6
@@ -155,7 +156,7 @@ class TwinTool:
         def work() -> None:
             try:
                 outcome = twin_check.check_step(timeline, position)
-            except torch_twin.TorchMissing as error:
+            except TorchMissing as error:
                 outcome = Trouble(str(error), missing=True)
             except Exception as error:  # torch refused the op: say so, keep the app alive
                 outcome = Trouble(f"PyTorch could not redo this step: {type(error).__name__}: "
@@ -206,7 +207,7 @@ class TwinTool:
         updates = timeline.steps[timeline.update_start:]
         total = len(tape.nodes) + len(tape.steps) + len(updates)
         self.close_pane()  # the report takes the tool area; x brings the twin back
-        if getattr(tape, "shapes_only", False):
+        if tape.shapes_only:
             self.report = TwinPane()
             screen.show_tool(self.report)
             self.report.show_message(
@@ -236,7 +237,7 @@ class TwinTool:
                     _call_from_thread(app, progress.advance_to, done)
 
             try:
-                report = torch_twin.check_every_step(tape, TOLERANCE, progress=tick)
+                report = torch_steps.check_every_step(tape, progress=tick)
                 checked = []
                 for k, s in enumerate(updates, len(report.steps) + 1):
                     ok = s.update.optimizer == "sgd"
@@ -245,7 +246,7 @@ class TwinTool:
                 outcome = EveryStep(report, tuple(checked))
             except _Cancelled:
                 return
-            except torch_twin.TorchMissing as error:
+            except TorchMissing as error:
                 outcome = Trouble(str(error), missing=True)
             except Exception as error:
                 outcome = Trouble(f"PyTorch could not redo step {self.done + 1}: "
@@ -324,7 +325,7 @@ def attach(screen) -> None:
     """A run recorded from PyTorch (``tutor torch``) says once what the record could not
     pair (``record.notes``) and whether it holds shapes only."""
     tape = screen.session.timeline.tape
-    if not hasattr(tape, "shapes_only"):
+    if tape.origin != "pytorch":
         return
     notes = screen.session.extras.get("notes")
     if notes is None:

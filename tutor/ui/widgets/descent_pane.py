@@ -3,7 +3,8 @@ before / gradient / after."""
 
 from __future__ import annotations
 
-from tutor.views.descent import DescentTrail, ElementStep
+from engine.probes import DescentTrail
+from tutor.views.descent import ElementStep
 from tutor.views.nudge import delta_text, index_text, value_text
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.widgets.tool_pane import ToolPane

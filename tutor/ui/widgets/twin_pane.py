@@ -13,7 +13,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from tutor.views.twin import TOLERANCE, TwinResult
+from engine.pytorch.match import TOLERANCE
+from tutor.views.twin import TwinResult
 from tutor.ui.widgets.parts import Parts
 
 # Widgets take no CSS_PATH in Textual 8: the styles are read from the .tcss beside this file.
