@@ -175,20 +175,41 @@ class Transformer:
         return tape.linear(hidden, P[f"{prefix}.linear2.weight"], P[f"{prefix}.linear2.bias"],
                            "linear2")
 
+    def encoder_layer(self, tape: Tape, P, p: str, x: Tensor) -> Tensor:
+        """x = LayerNorm(x + SelfAttn(x)); x = LayerNorm(x + FF(x)). ``p`` prefixes the
+        layer's parameter names (``encoder.layers.0``)."""
+        with tape.scope("self_attn"):
+            a = self.attention(tape, P, f"{p}.self_attn", x, x, None)
+        with tape.scope("add_norm1"):
+            x = self.add_norm(tape, P, f"{p}.norm1", x, a)
+        with tape.scope("ff"):
+            f = self.feed_forward(tape, P, p, x)
+        with tape.scope("add_norm2"):
+            return self.add_norm(tape, P, f"{p}.norm2", x, f)
+
+    def decoder_layer(self, tape: Tape, P, p: str, x: Tensor, memory: Tensor,
+                      mask: np.ndarray) -> Tensor:
+        """x = LayerNorm(x + MaskedSelfAttn(x)); x = LayerNorm(x + CrossAttn(x, memory));
+        x = LayerNorm(x + FF(x))."""
+        with tape.scope("self_attn"):
+            a = self.attention(tape, P, f"{p}.self_attn", x, x, mask)
+        with tape.scope("add_norm1"):
+            x = self.add_norm(tape, P, f"{p}.norm1", x, a)
+        with tape.scope("cross_attn"):
+            c = self.attention(tape, P, f"{p}.cross_attn", x, memory, None)
+        with tape.scope("add_norm2"):
+            x = self.add_norm(tape, P, f"{p}.norm2", x, c)
+        with tape.scope("ff"):
+            f = self.feed_forward(tape, P, p, x)
+        with tape.scope("add_norm3"):
+            return self.add_norm(tape, P, f"{p}.norm3", x, f)
+
     def encode(self, tape: Tape, P, src: Tensor) -> Tensor:
         x = self.embed(tape, P, src, "src")
         with tape.scope("encoder"):
             for i in range(self.config.n_encoder_layers):
-                p = f"encoder.layers.{i}"
                 with tape.scope(f"layers.{i}"):
-                    with tape.scope("self_attn"):
-                        a = self.attention(tape, P, f"{p}.self_attn", x, x, None)
-                    with tape.scope("add_norm1"):
-                        x = self.add_norm(tape, P, f"{p}.norm1", x, a)
-                    with tape.scope("ff"):
-                        f = self.feed_forward(tape, P, p, x)
-                    with tape.scope("add_norm2"):
-                        x = self.add_norm(tape, P, f"{p}.norm2", x, f)
+                    x = self.encoder_layer(tape, P, f"encoder.layers.{i}", x)
             return tape.layer_norm(x, P["encoder.norm.weight"], P["encoder.norm.bias"], LN_EPS,
                                    "norm")
 
@@ -197,20 +218,8 @@ class Transformer:
         mask = causal_mask(tgt.shape[1])
         with tape.scope("decoder"):
             for i in range(self.config.n_decoder_layers):
-                p = f"decoder.layers.{i}"
                 with tape.scope(f"layers.{i}"):
-                    with tape.scope("self_attn"):
-                        a = self.attention(tape, P, f"{p}.self_attn", x, x, mask)
-                    with tape.scope("add_norm1"):
-                        x = self.add_norm(tape, P, f"{p}.norm1", x, a)
-                    with tape.scope("cross_attn"):
-                        c = self.attention(tape, P, f"{p}.cross_attn", x, memory, None)
-                    with tape.scope("add_norm2"):
-                        x = self.add_norm(tape, P, f"{p}.norm2", x, c)
-                    with tape.scope("ff"):
-                        f = self.feed_forward(tape, P, p, x)
-                    with tape.scope("add_norm3"):
-                        x = self.add_norm(tape, P, f"{p}.norm3", x, f)
+                    x = self.decoder_layer(tape, P, f"decoder.layers.{i}", x, memory, mask)
             return tape.layer_norm(x, P["decoder.norm.weight"], P["decoder.norm.bias"], LN_EPS,
                                    "norm")
 

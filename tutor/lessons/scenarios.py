@@ -254,15 +254,7 @@ def _build_encoder_layer(read: SpecReader, seed, lr, _resolver) -> Scenario:
     params, P = _bind(tape, model, "encoder.layers.0")
     shape = (1, seq_len, model.config.d_model)
     x_value, target = _data(seed, shape, shape)
-    x = tape.input("x", x_value)
-    with tape.scope("self_attn"):  # as in Transformer.encode, one layer
-        a = model.attention(tape, P, "layer.self_attn", x, x, None)
-    with tape.scope("add_norm1"):
-        x = model.add_norm(tape, P, "layer.norm1", x, a)
-    with tape.scope("ff"):
-        f = model.feed_forward(tape, P, "layer", x)
-    with tape.scope("add_norm2"):
-        x = model.add_norm(tape, P, "layer.norm2", x, f)
+    x = model.encoder_layer(tape, P, "layer", tape.input("x", x_value))
     c = model.config
     return _finish("encoder_layer", tape, _mse(tape, x, target), params, lr,
                    f"one post-norm encoder layer over {seq_len} positions (d_model {c.d_model}, "
@@ -279,18 +271,7 @@ def _build_decoder_layer(read: SpecReader, seed, lr, _resolver) -> Scenario:
     x_value, memory_value, target = _data(seed, (1, seq_len, d), (1, memory_len, d),
                                           (1, seq_len, d))
     x, memory = tape.input("x", x_value), tape.input("memory", memory_value)
-    with tape.scope("self_attn"):  # as in Transformer.decode, one layer
-        a = model.attention(tape, P, "layer.self_attn", x, x, causal_mask(seq_len))
-    with tape.scope("add_norm1"):
-        x = model.add_norm(tape, P, "layer.norm1", x, a)
-    with tape.scope("cross_attn"):
-        c = model.attention(tape, P, "layer.cross_attn", x, memory, None)
-    with tape.scope("add_norm2"):
-        x = model.add_norm(tape, P, "layer.norm2", x, c)
-    with tape.scope("ff"):
-        f = model.feed_forward(tape, P, "layer", x)
-    with tape.scope("add_norm3"):
-        x = model.add_norm(tape, P, "layer.norm3", x, f)
+    x = model.decoder_layer(tape, P, "layer", x, memory, causal_mask(seq_len))
     cfg = model.config
     return _finish("decoder_layer", tape, _mse(tape, x, target), params, lr,
                    f"one decoder layer: masked self-attention over {seq_len} positions, "
