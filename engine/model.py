@@ -52,11 +52,18 @@ class Run:
 
 @dataclass
 class DecodeStep:
-    """One generated token: the distribution at the last position and the pick."""
+    """One generated token: what the decoder read, the distribution at the last position
+    and the pick. On a recorded decoding, ``nodes`` are the tape's node indices of this
+    pass and ``probs_node`` the softmax that gave ``probs``."""
 
     position: int
     probs: np.ndarray  # (B, vocab) at the newest position
     chosen: np.ndarray  # (B,)
+    prefix: np.ndarray | None = None  # (B, position): the tokens the decoder read
+    logits: np.ndarray | None = None  # (B, vocab) at the newest position
+    temperature: float | None = None  # None: greedy
+    nodes: range | None = None
+    probs_node: int | None = None
 
 
 @dataclass
@@ -280,6 +287,7 @@ class Transformer:
         tokens = np.full((src.shape[0], 1), start_token, dtype=np.int64)
         decoding = Decoding(tokens, [], tape if record else None)
         for step in range(1, steps + 1):
+            first = len(tape.nodes)
             with tape.scope(f"token_{step}"):
                 tgt = tape.input(f"prefix_{step}", tokens, requires_grad=False)
                 out = self.decode(tape, P, memory, tgt)
@@ -292,7 +300,10 @@ class Transformer:
                                          "probs")
                     last = probs.value[:, -1]
                     chosen = np.array([rng.choice(len(p), p=p / p.sum()) for p in last])
-            decoding.steps.append(DecodeStep(step, probs.value[:, -1].copy(), chosen))
+            decoding.steps.append(DecodeStep(
+                step, probs.value[:, -1].copy(), chosen, tokens, logits.value[:, -1].copy(),
+                temperature, range(first, len(tape.nodes)) if record else None,
+                probs.node.index if record else None))
             tokens = np.concatenate([tokens, chosen[:, None]], axis=1)
         decoding.tokens = tokens
         return decoding
@@ -321,12 +332,24 @@ class Transformer:
         return out
 
 
-def torch_name(engine_name: str, d_model: int) -> str:
-    """Where an engine parameter lives in ``torch.nn.Transformer``, with the row offset
-    for Q/K/V: ``…self_attn.k_proj.weight`` → ``…self_attn.in_proj_weight[d:2d]``."""
+@dataclass(frozen=True)
+class TorchLocation:
+    """Where an engine parameter lives in ``torch.nn.Transformer``: torch's name, and for
+    Q, K and V the rows of the packed ``in_proj`` they occupy."""
+
+    name: str
+    rows: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.rows is None else f"{self.name}[{self.rows[0]}:{self.rows[1]}]"
+
+
+def torch_location(engine_name: str, d_model: int) -> TorchLocation:
+    """``…self_attn.k_proj.weight`` → ``…self_attn.in_proj_weight`` rows d..2d."""
     name = engine_name.replace(".cross_attn.", ".multihead_attn.")
     for offset, proj in enumerate(("q_proj", "k_proj", "v_proj")):
         if f".{proj}." in name:
             base, kind = name.split(f".{proj}.")
-            return f"{base}.in_proj_{kind}[{offset * d_model}:{(offset + 1) * d_model}]"
-    return name
+            return TorchLocation(f"{base}.in_proj_{kind}",
+                                 (offset * d_model, (offset + 1) * d_model))
+    return TorchLocation(name)

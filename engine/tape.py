@@ -148,10 +148,6 @@ class Node:
     def scope(self) -> tuple:
         return self.path[:-1]
 
-    def torch_line(self) -> str:
-        names = [t.name for t in self.inputs]
-        return f"{self.output.name} = {self.op.torch_line(names, self.attrs)}"
-
 
 class Contribution:
     """Input ``input_index`` of a node receives ``value`` = upstream · local derivative.

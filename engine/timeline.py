@@ -285,11 +285,6 @@ class Timeline:
             return False
         return self.jump(self.backward_start)
 
-    def jump_to_update_start(self) -> bool:
-        if self.update_start >= len(self.steps):
-            return False
-        return self.jump(self.update_start)
-
     def run_to_bookmark(self) -> bool:
         """Run forward to the next bookmarked step (a quiz, say)."""
         later = [b for b in self.bookmarks if b > self.cursor.position]

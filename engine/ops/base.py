@@ -42,6 +42,16 @@ class Op:
     torch = ""
     inputs: tuple[str, ...] = ("x",)
     differentiable: tuple[bool, ...] = (True,)
+    symbols: dict = {}  # other letters the formula uses: → input index, "output" or None
+
+    @classmethod
+    def symbol_map(cls) -> dict:
+        """Each letter the formula, derivative and worked lines use for a tensor: the input
+        index it stands for, or "output" (``y`` unless said otherwise)."""
+        out: dict = {name: i for i, name in enumerate(cls.inputs)}
+        out["y"] = "output"
+        out.update(cls.symbols)
+        return {k: v for k, v in out.items() if v is not None}
 
     @staticmethod
     def forward(*xs, **attrs):  # pragma: no cover - interface

@@ -13,6 +13,7 @@ class MatMul(Op):
     derivative = "∂L/∂A = G @ Bᵀ,  ∂L/∂B = Aᵀ @ G"
     torch = "{a} @ {b}"
     inputs = ("a", "b")
+    symbols = {"A": 0, "B": 1, "Y": "output"}
     differentiable = (True, True)
 
     @staticmethod
@@ -78,6 +79,7 @@ class Linear(Op):
     derivative = "∂L/∂x = G W,  ∂L/∂W = Gᵀ x (summed over positions),  ∂L/∂b = Σ G"
     torch = "F.linear({x}, {weight}, {bias})"
     inputs = ("x", "weight", "bias")
+    symbols = {"W": 1, "b": 2}
     differentiable = (True, True, True)
 
     @staticmethod

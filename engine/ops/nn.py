@@ -13,6 +13,7 @@ class Softmax(Op):
     formula = "p[i] = exp(x[i]) / Σⱼ exp(x[j])   (over the last axis)"
     derivative = "∂L/∂x[i] = p[i]·(g[i] − Σⱼ g[j]·p[j])   (Jacobian diag(p) − p pᵀ)"
     torch = "torch.softmax({x}, dim=-1)"
+    symbols = {"p": "output"}
 
     @staticmethod
     def forward(x):
@@ -54,6 +55,7 @@ class LayerNorm(Op):
     torch = "F.layer_norm({x}, (d,), {weight}, {bias}, eps={eps})"
     inputs = ("x", "weight", "bias")
     differentiable = (True, True, True)
+    symbols = {"γ": 1, "β": 2}
 
     @staticmethod
     def forward(x, gamma, beta, eps=1e-5):
@@ -133,6 +135,7 @@ class Embedding(Op):
     derivative = "∂L/∂W[v] = Σ of upstream rows at positions whose id is v (repeats add up)"
     torch = "F.embedding({ids}, {weight})"
     inputs = ("ids", "weight")
+    symbols = {"W": 1}
     differentiable = (False, True)
 
     @staticmethod
@@ -211,6 +214,7 @@ class CrossEntropy(Op):
     derivative = "∂L/∂z[n] = (softmax(z[n]) − onehot(yₙ)) / N   (p − y)"
     torch = "F.cross_entropy({logits}.view(-1, V), {targets}.view(-1))"
     inputs = ("logits", "targets")
+    symbols = {"z": 0, "L": "output", "y": None}  # y here is the target, one-hot
     differentiable = (True, False)
 
     @staticmethod

@@ -86,9 +86,8 @@ def decode_session(args) -> Session:
     how = "argmax" if temperature is None else f"sampled at T={temperature:g}, seed {seed}"
     title = (f"decode · {args.task} · src {' '.join(map(str, src[0]))} · expected "
              f"{' '.join(map(str, answer))} · {how}")
-    extras = dict(decoding=decoding, task=args.task, temperature=temperature, seed=seed,
-                  weights=str(path))
-    return Session(Timeline(decoding.tape), title, model, None, extras=extras)
+    return Session(Timeline(decoding.tape), title, model, None, decoding=decoding, seed=seed,
+                   temperature=temperature)
 
 
 def run_decode(args) -> int:

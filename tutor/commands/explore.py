@@ -7,9 +7,9 @@ import sys
 from tutor.views.session import Session, SessionError, explore_session
 
 
-def run_stepper(timeline, title: str, **extras) -> int:
-    """Open the stepper on any timeline (used by `tutor torch` and the training view)."""
-    return run_session(Session(timeline, title, extras=extras))
+def run_stepper(timeline, title: str, notes: list[str] | None = None) -> int:
+    """Open the stepper on any timeline (``tutor torch``), with notes to say once."""
+    return run_session(Session(timeline, title, notes=notes))
 
 
 def run_session(session: Session, notes_path=None) -> int:

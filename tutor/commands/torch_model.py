@@ -27,7 +27,6 @@ from rich.text import Text
 from engine.timeline import Timeline
 
 DEFAULT_FACTORY = "make"
-PHASE_STYLES = {"forward": "cyan", "backward": "magenta"}
 
 
 class TorchCliError(Exception):
@@ -215,33 +214,9 @@ def prepare(args):
     return Timeline(record), title, notes
 
 
-def step_line(step, shapes_only: bool) -> Text:
-    """``  3 forward  fc1.addmm  aten.addmm  (4,) (5, 3) (3, 4) → (5, 4)  mean 0.1 …``"""
-    from tutor.views.step import shape_text, summarize
-
-    def value(array) -> str:
-        return "shape only" if shapes_only else summarize(array)
-
-    text = Text()
-    text.append(f"{step.index + 1:>5} ", style="dim")
-    text.append(f"{step.phase:<8} ", style=PHASE_STYLES.get(step.phase, ""))
-    text.append(step.name, style="bold")
-    node = step.node
-    text.append(f"  {node.op.name}  ")
-    if step.phase == "forward":
-        ins = " ".join(shape_text(x.shape) for x in node.inputs)
-        text.append(f"{ins} → {shape_text(node.output.shape)}  ")
-        text.append(value(node.output.value), style="dim")
-        return text
-    b = step.backward
-    text.append(f"upstream {shape_text(b.upstream.shape)} {value(b.upstream)}", style="dim")
-    for c in b.contributions:
-        mark = " (+=)" if c.accumulates else ""
-        text.append(f"  → ∂L/∂{c.tensor.name}{mark} {value(c.value)}", style="dim")
-    return text
-
-
 def print_trace(console: Console, timeline: Timeline, title: str, notes: list[str]) -> None:
+    from tutor.commands.trace import step_line
+
     record = timeline.tape
     console.print(Text(title, style="bold"))
     console.print(Text(f"{len(record.nodes)} forward ops, {len(record.steps)} backward steps",
@@ -250,7 +225,7 @@ def print_trace(console: Console, timeline: Timeline, title: str, notes: list[st
         console.print(Text(f"note: {note}", style="yellow"))
     shapes_only = record.shapes_only
     for step in timeline.steps:
-        console.print(step_line(step, shapes_only))
+        console.print(step_line(timeline, step, shapes_only))
 
 
 def run_torch(args) -> int:
@@ -266,12 +241,8 @@ def run_torch(args) -> int:
     if args.trace:
         print_trace(console, timeline, title, notes)
         return 0
-    try:
-        from tutor.commands.explore import run_stepper
-    except ImportError:
-        print_trace(console, timeline, title,
-                    notes + ["the stepper is not available here, so the record is printed"])
-        return 0
+    from tutor.commands.explore import run_stepper
+
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"))
     return run_stepper(timeline, title=title, notes=notes)

@@ -13,8 +13,11 @@ from tutor.views.step import shape_text, summarize
 PHASE_STYLES = {"forward": "cyan", "backward": "magenta", "update": "green"}
 
 
-def step_line(timeline, step) -> Text:
+def step_line(timeline, step, shapes_only: bool = False) -> Text:
     """``  12 forward  encoder.layers.0.self_attn.scores  matmul  (1,4,8,2)@(1,4,2,8) → (1,4,8,8)  mean …``"""
+    def value(array) -> str:
+        return "shape only" if shapes_only else summarize(array)
+
     text = Text()
     text.append(f"{step.index + 1:>4} ", style="dim")
     text.append(f"{step.phase:<8} ", style=PHASE_STYLES[step.phase])
@@ -29,13 +32,13 @@ def step_line(timeline, step) -> Text:
     ins = " ".join(shape_text(x.shape) for x in node.inputs)
     if step.phase == "forward":
         text.append(f"{ins} → {shape_text(node.output.shape)}  ")
-        text.append(summarize(node.output.value), style="dim")
+        text.append(value(node.output.value), style="dim")
     else:
         b = step.backward
-        text.append(f"upstream {shape_text(b.upstream.shape)} {summarize(b.upstream)}", style="dim")
+        text.append(f"upstream {shape_text(b.upstream.shape)} {value(b.upstream)}", style="dim")
         for c in b.contributions:
             mark = " (+=)" if c.accumulates else ""
-            text.append(f"  → ∂L/∂{c.tensor.name}{mark} {summarize(c.value)}", style="dim")
+            text.append(f"  → ∂L/∂{c.tensor.name}{mark} {value(c.value)}", style="dim")
     return text
 
 

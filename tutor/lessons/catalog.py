@@ -126,7 +126,7 @@ def default_lessons_dir():
         from importlib.resources import files
         return files("tutor.lesson_files")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "lessons"
+        return Path(__file__).resolve().parents[2] / "lessons"  # a source tree, not installed
 
 
 def _display(directory, name: str) -> str:

@@ -89,3 +89,13 @@ def common_exponent(scale: float) -> int:
     if not math.isfinite(scale) or scale == 0.0 or 1e-2 <= scale < 1e3:
         return 0
     return math.floor(math.log10(scale))
+
+
+def clip_index(index: tuple, shape: tuple) -> tuple:
+    """``index`` made valid for ``shape``: the last axes line up, missing leading axes
+    are 0, each index is clamped into its axis (panels of one step differ in shape)."""
+    if not shape:
+        return ()
+    index = tuple(index)[-len(shape):] if index else ()
+    index = (0,) * (len(shape) - len(index)) + index
+    return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))

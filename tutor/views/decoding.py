@@ -1,17 +1,14 @@
-"""The numbers of a decoding: each ``token_k`` pass of a run recorded by
-``Transformer.generate``, read off the tape, and the argmax pick beside a pick sampled
-at temperature T. Imported only when a run holds such passes."""
+"""The numbers of a decoding: each pass of a run recorded by ``Transformer.generate``
+placed on the timeline, and the argmax pick beside a pick sampled at temperature T."""
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 TOP_K = 5
-_PROBS = re.compile(r"^(?:(?P<outer>.*)\.)?token_(?P<k>\d+)\.probs$")
 
 
 @dataclass(frozen=True)
@@ -48,45 +45,20 @@ class DecodeRun:
         return [int(p.chosen[0]) for p in self.passes[:upto] if p.chosen is not None]
 
 
-def find_decoding(timeline, decoding=None, seed: int = 0) -> DecodeRun | None:
-    """The decoding recorded on ``timeline``'s tape, or None if it holds no ``token_k``
-    passes. ``decoding`` (an ``engine.Decoding``) supplies the last pick of a sampled run,
-    which no later pass records."""
-    tape = timeline.tape
-    by_name = {n.name: n for n in tape.nodes}
-    inputs = {t.name: t for t in tape.tensors if t.kind == "input"}
-    found = []
-    for node in tape.nodes:
-        match = _PROBS.match(node.name)
-        if match:
-            found.append((int(match["k"]), node))
-    if not found:
+def find_decoding(timeline, decoding, seed: int = 0) -> DecodeRun | None:
+    """The passes of ``decoding`` (an ``engine.Decoding`` recorded on ``timeline``'s tape)
+    placed on the timeline; None when there is no recorded decoding."""
+    if decoding is None or decoding.tape is not timeline.tape or not decoding.steps:
         return None
     passes = []
-    found.sort(key=lambda item: item[0])
-    for k, probs_node in found:
-        scope = probs_node.name[: -len(".probs")]
-        generator = by_name.get(f"{scope}.generator")
-        prefix = inputs.get(f"prefix_{k}")
-        if generator is None or prefix is None:
-            return None
-        scaled = by_name.get(f"{scope}.temperature")
-        temperature = 1.0 / scaled.attrs["c"] if scaled is not None else None
-        argmax = by_name.get(f"{scope}.argmax")
-        nodes = [n.index for n in tape.nodes if n.name.startswith(scope + ".")]
-        passes.append(dict(number=k, scope=scope, prefix=prefix.value,
-                           logits=generator.output.value[:, -1],
-                           probs=probs_node.output.value[:, -1], temperature=temperature,
-                           chosen=argmax.output.value[:, -1] if argmax is not None else None,
-                           first=timeline.forward_index[min(nodes)],
-                           probs_step=timeline.forward_index[probs_node.index],
-                           last=timeline.forward_index[max(nodes)]))
-    for this, following in zip(passes, passes[1:]):
-        this["chosen"] = following["prefix"][:, -1]
-    if passes[-1]["chosen"] is None and decoding is not None:
-        passes[-1]["chosen"] = np.asarray(decoding.tokens)[:, -1]
-    vocab = passes[0]["logits"].shape[-1]
-    return DecodeRun([TokenStep(**p) for p in passes], vocab, seed)
+    for step in decoding.steps:
+        passes.append(TokenStep(
+            number=step.position, scope=f"token_{step.position}", prefix=step.prefix,
+            logits=step.logits, probs=step.probs, temperature=step.temperature,
+            chosen=step.chosen, first=timeline.forward_index[step.nodes.start],
+            probs_step=timeline.forward_index[step.probs_node],
+            last=timeline.forward_index[step.nodes.stop - 1]))
+    return DecodeRun(passes, passes[0].logits.shape[-1], seed)
 
 
 # the numbers on the bars -------------------------------------------------------------

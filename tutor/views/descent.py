@@ -4,11 +4,22 @@ descend, and one weight element's step, before − lr·gradient = after."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.probes import DescentTrail, parameters
 from engine.tape import Tensor
+from tutor.views.cells import clip_index
+
+if TYPE_CHECKING:  # engine.probes is imported with the first descent step, not at start
+    from engine.probes import DescentTrail
+
+
+def parameters(tape) -> list[Tensor]:
+    """The tape's weights: its leaves of kind ``param``."""
+    from engine.probes import parameters as weights
+
+    return weights(tape)
 
 
 def no_descent_reason(tape) -> str | None:
@@ -37,23 +48,20 @@ class ElementStep:
     note: str = ""
 
 
-def element_step(trail: DescentTrail, tensor: Tensor, index: tuple, note: str = "") -> ElementStep:
+def element_step(trail: "DescentTrail", tensor: Tensor, index: tuple, note: str = "") -> ElementStep:
     k = trail.steps
     return ElementStep(tensor.name, index, float(trail.weights[k - 1][tensor.id][index]),
                        float(trail.grads[k - 1][tensor.id][index]),
                        float(trail.weights[k][tensor.id][index]), note)
 
 
-def focus_parameter(screen) -> tuple[Tensor, tuple, str]:
-    """The weight whose numbers the pane shows: the selected one if it is a weight, else
-    the first weight this step uses (or updates), else the run's first weight."""
-    from tutor.views.nudge import find_target
-
-    timeline = screen.session.timeline
-    slot, index = screen.selected_element()
-    target = find_target(timeline, slot, index or ())
-    if not isinstance(target, str) and target.tensor.kind == "param":
-        return target.tensor, target.index, ""
+def focus_parameter(timeline, slot, index) -> tuple[Tensor, tuple, str]:
+    """The weight whose numbers the pane shows: the selected one (``slot``, ``index``) if
+    it is a weight, else the first weight this step uses (or updates), else the run's
+    steepest weight."""
+    tensor = slot.tensor if slot is not None else None
+    if tensor is not None and tensor.kind == "param":
+        return tensor, clip_index(tuple(index or ()), tensor.shape), ""
     step = timeline.step
     candidates = [x for x in step.node.inputs if x.kind == "param"] if step.node else []
     if candidates:
@@ -65,5 +73,3 @@ def focus_parameter(screen) -> tuple[Tensor, tuple, str]:
     index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(steepest.grad)),
                                                    steepest.shape))
     return steepest, index, "the steepest weight; select a weight panel for another"
-
-

@@ -8,9 +8,9 @@ import math
 from dataclasses import dataclass
 
 from engine.tape import Tensor
-from engine.timeline import Timeline
 
-from tutor.ui.tools.nudge import EPSILONS
+from tutor.views.step import TensorSlot
+from tutor.views.cells import clip_index
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,11 @@ class NudgeReport:
         return self.measured / self.predicted if self.predicted != 0 else math.nan
 
 
-def find_target(timeline: Timeline, slot, index) -> Target | str:
+def find_target(slot: TensorSlot | None, index) -> Target | str:
     """The tensor behind the selected panel, or a sentence saying what to select."""
-    what_to_select = ("Select a weight or an activation panel (Tab, then the arrow keys) "
-                      "and press + or −.")
-    if slot is None:
-        return what_to_select
-    step = timeline.step
-    tensor = None
-    gradient_panel = slot.role in ("upstream", "downstream", "total")
-    if step.phase == "update":
-        tensor = next((t for t in timeline.tape.tensors
-                       if t.kind == "param" and t.name == step.update.name), None)
-    elif slot.key == "out" or slot.key == "upstream":
-        tensor = step.node.output
-    elif slot.key.startswith(("in", "down", "total")):
-        i = int(slot.key.removeprefix("in").removeprefix("down").removeprefix("total"))
-        tensor = step.node.inputs[i] if i < len(step.node.inputs) else None
+    what_to_select = ("Select a weight or an activation panel (Tab or a click, then the "
+                      "arrow keys) and press + or −.")
+    tensor = slot.tensor if slot is not None else None
     if tensor is None:
         return what_to_select
     if tensor.value.dtype.kind != "f":
@@ -83,16 +71,14 @@ def find_target(timeline: Timeline, slot, index) -> Target | str:
         return (f"{tensor.name} has no gradient (a constant or data the loss is not "
                 f"differentiated by), so there is nothing to compare a nudge with. "
                 f"{what_to_select}")
-    index = _clip(tuple(index), tensor.shape)
-    return Target(tensor, index, gradient_panel)
+    if tensor.tape.loss is not None and tensor is tensor.tape.loss:
+        return (f"{tensor.name} is the loss itself: nudging it by ε moves it by ε, which "
+                f"says nothing about a gradient. {what_to_select}")
+    return Target(tensor, clip_index(tuple(index), tensor.shape), slot.is_gradient)
 
 
-def _clip(index: tuple, shape: tuple) -> tuple:
-    if not shape:
-        return ()
-    index = index[-len(shape):] if index else ()
-    index = (0,) * (len(shape) - len(index)) + index
-    return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))
+EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4)
+DEFAULT_EPSILON = 1e-3
 
 
 def not_replayable_reason(tape) -> str | None:

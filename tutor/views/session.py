@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from engine import ModelConfig, Run, Transformer
+from engine import Decoding, ModelConfig, Run, Transformer
 from engine.config import check_size
 from engine.optim import sgd_updates
 from engine.timeline import Timeline
@@ -29,7 +29,10 @@ class Session:
     model: Transformer | None = None
     run: Run | None = None
     lr: float = 0.1
-    extras: dict = field(default_factory=dict)
+    decoding: Decoding | None = None  # a recorded generation (tutor decode, lesson 13)
+    seed: int = 0  # a decoding's sampling seed
+    temperature: float | None = None  # a decoding's sampling temperature (None: argmax)
+    notes: list[str] | None = None  # what a PyTorch recording could not do, said once
 
 
 def parse_ids(text: str, option: str) -> list[int]:

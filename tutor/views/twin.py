@@ -10,12 +10,11 @@ one rule of ``engine.pytorch.match``. Torch is imported only by ``check_step``,
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.model import torch_name
+from engine.model import torch_location
 from engine.ops.base import idx
 from engine.optim import UpdateStep
 from engine.pytorch import import_torch
@@ -23,6 +22,7 @@ from engine.pytorch.match import TOLERANCE, Match, match
 from engine.pytorch.names import activation_torch_name, python_name, torch_line, torch_operands
 from engine.pytorch.steps import CheckReport, twin_backward, twin_forward
 from engine.timeline import Step, Timeline
+from tutor.views.step import PanelKey, Role
 
 
 @dataclass(frozen=True)
@@ -204,19 +204,15 @@ def _diff(d: float) -> str:
 
 # the names map ---------------------------------------------------------------------
 
-_PACKED = re.compile(r"^(?P<base>.*)\[(?P<start>\d+):(?P<end>\d+)\]$")
-
-
-def tensor_of(step: Step, slot_key: str):
+def tensor_of(step: Step, key: PanelKey | None):
     """The engine tensor a panel of this step shows (None for an update's panels)."""
-    if step.node is None:
+    if step.node is None or key is None:
         return None
     node = step.node
-    if slot_key in ("out", "upstream"):
+    if key.role in (Role.OUTPUT, Role.UPSTREAM):
         return node.output
-    digits = slot_key.lstrip("abcdefghijklmnopqrstuvwxyz")
-    if digits.isdigit() and int(digits) < len(node.inputs):
-        return node.inputs[int(digits)]
+    if key.input_index is not None and key.input_index < len(node.inputs):
+        return node.inputs[key.input_index]
     return None
 
 
@@ -224,12 +220,12 @@ def param_torch_name(name: str, index: tuple, d_model: int) -> str:
     """A transformer weight element in ``torch.nn.Transformer``. Q, K and V are packed
     into one ``in_proj_weight`` of 3·d_model rows, so ``…k_proj.weight[i, j]`` is
     ``…in_proj_weight[d_model + i, j]``."""
-    where = torch_name(name, d_model)
-    packed = _PACKED.match(where)
-    if packed is None:
+    location = torch_location(name, d_model)
+    where = str(location)
+    if location.rows is None:
         return where + (_element(index) if index else "")
-    base, start = packed["base"], int(packed["start"])
-    short = base.rsplit(".", 1)[-1]
+    start = location.rows[0]
+    short = location.name.rsplit(".", 1)[-1]
     if not index:
         return where
     first, rest = int(index[0]), [int(i) for i in index[1:]]
@@ -242,7 +238,7 @@ def _element(index: tuple) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]"
 
 
-def torch_name_of(timeline: Timeline, step: Step, slot_key: str, index: tuple,
+def torch_name_of(timeline: Timeline, step: Step, key: PanelKey | None, index: tuple,
                   d_model: int | None) -> str:
     """Where the selected tensor lives in PyTorch, in one line.
 
@@ -253,7 +249,7 @@ def torch_name_of(timeline: Timeline, step: Step, slot_key: str, index: tuple,
     if step.phase == "update":
         name, kind, node = step.update.name, "param", None
     else:
-        tensor = tensor_of(step, slot_key)
+        tensor = tensor_of(step, key)
         if tensor is None:
             return ""
         name, kind, node = tensor.name, tensor.kind, tensor.node

@@ -22,8 +22,8 @@ from tutor.commands.decode import decode_session
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.views.session import Session
 from tutor.views.decoding import find_decoding
-from tutor.ui.widgets.prob_bars import ProbBars
-from tutor.ui.widgets.tool_pane import ToolPane
+from tutor.ui.tools.decode import DecodeTool
+from tests.tutor.ui.tools import shown_tool
 
 
 @pytest.fixture(autouse=True)
@@ -56,14 +56,14 @@ def drive(session, script, size=(120, 40)):
 
 
 def bars_of(screen):
-    panes = [p for p in screen.query("#tools ToolPane").results(ToolPane)]
-    return panes[0] if panes and isinstance(panes[0], ProbBars) else None
+    tool = shown_tool(screen)
+    return tool if isinstance(tool, DecodeTool) else None
 
 
 async def visit_every_pass(pilot, screen):
     """At each pass's softmax step: (pass number, the pane's comparison, its text)."""
     seen = []
-    for step in find_decoding(screen.session.timeline).passes:
+    for step in find_decoding(screen.session.timeline, screen.session.decoding).passes:
         screen.go_to(step.probs_step)
         await pilot.pause()
         pane = bars_of(screen)
@@ -103,7 +103,7 @@ def test_temperature_keys_and_a_sampled_run(weights):
     from engine.pytorch.twin import TorchTwin
 
     session = decode_session(args(weights=weights, src="9,8,7", temperature=2.0, seed=4))
-    decoding = session.extras["decoding"]
+    decoding = session.decoding
 
     async def script(pilot, screen):
         seen = await visit_every_pass(pilot, screen)
@@ -132,7 +132,7 @@ def test_temperature_keys_and_a_sampled_run(weights):
 
 def test_k_hides_the_bars_and_shows_them_at_any_step(weights):
     session = decode_session(args(weights=weights, src="2,7"))
-    first = find_decoding(session.timeline).passes[0]
+    first = find_decoding(session.timeline, session.decoding).passes[0]
 
     async def script(pilot, screen):
         screen.go_to(first.probs_step)
@@ -154,8 +154,9 @@ def test_k_hides_the_bars_and_shows_them_at_any_step(weights):
 
 def test_a_lesson_style_decode_scenario_gets_the_bars_too():
     scenario = build_scenario({"kind": "decode", "src": [3, 1, 4], "weights": "random"})
-    session = Session(Timeline(scenario.tape), "lesson 13", scenario.model)
-    found = find_decoding(session.timeline)
+    session = Session(Timeline(scenario.tape), "lesson 13", scenario.model,
+                      decoding=scenario.decoding)
+    found = find_decoding(session.timeline, session.decoding)
     assert [p.number for p in found.passes] == [1, 2, 3]
     picks = drive(session, lambda pilot, screen: visit_every_pass(pilot, screen))
     assert [c.greedy_pick for _, c, _ in picks] == scenario.decoding.tokens[0, 1:].tolist()
@@ -163,7 +164,7 @@ def test_a_lesson_style_decode_scenario_gets_the_bars_too():
 
 def test_the_default_source_is_a_held_out_sequence(weights):
     session = decode_session(args(weights=weights, task="sort"))
-    src = session.extras["decoding"].tokens.shape[1] - 1
+    src = session.decoding.tokens.shape[1] - 1
     assert src == held_out("sort").src.shape[1]
     tape_src = next(t for t in session.timeline.tape.tensors if t.name == "src").value
     assert np.array_equal(tape_src[0], held_out("sort").src[0])

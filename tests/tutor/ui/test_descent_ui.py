@@ -20,8 +20,8 @@ from tutor.ui.app import TutorApp
 from tutor.ui.screens.lr_lab import LrLabScreen
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.views.session import Session, explore_session
-from tutor.ui.widgets.descent_pane import DescentPane
-from tutor.ui.widgets.tool_pane import ToolPane
+from tutor.ui.tools.descent import DescentTool
+from tests.tutor.ui.tools import shown_tool
 
 SMALL = "d_model=8,n_heads=2,d_ff=16,n_encoder_layers=1,n_decoder_layers=1"
 
@@ -43,8 +43,7 @@ def drive(session, script, size=(120, 40)):
 
 
 def pane_of(screen):
-    panes = list(screen.query("#tools ToolPane").results(ToolPane))
-    return panes[0] if panes else None
+    return shown_tool(screen)
 
 
 def batch_of(session):
@@ -63,7 +62,7 @@ def test_one_step_moves_every_weight_by_minus_lr_g_and_reports_the_new_loss():
         return pane_of(app.screen)
 
     pane = drive(session, script)
-    assert isinstance(pane, DescentPane)
+    assert isinstance(pane, DescentTool)
     trail = pane.trail
     assert trail.lr == 0.1 and trail.steps == 1
     by_id = {p.id: p.name for p in parameters(run.tape)}
@@ -78,7 +77,7 @@ def test_one_step_moves_every_weight_by_minus_lr_g_and_reports_the_new_loss():
     squared = math.fsum(float(np.sum(g * g)) for g in run.grads.values())
     assert trail.predicted_delta() == pytest.approx(-0.1 * squared, rel=1e-12)
     # the element shown: before − lr × gradient = after, digit for digit
-    focus = pane.focus
+    focus = pane.element
     w = model.params[focus.name][focus.index]
     g = run.grads[focus.name][focus.index]
     assert (focus.before, focus.grad, focus.after) == (w, g, w - 0.1 * g)
@@ -110,8 +109,8 @@ def test_the_update_phase_shows_the_step_of_the_weight_under_the_cursor():
 
     pane = drive(session, script)
     update = timeline.steps[timeline.update_start + 3].update
-    assert pane.focus.name == update.name
-    assert pane.focus.after == update.after[pane.focus.index]  # the timeline's own update
+    assert pane.element.name == update.name
+    assert pane.element.after == update.after[pane.element.index]  # the timeline's own update
     assert pane.trail.lr == update.lr
 
 

@@ -12,6 +12,7 @@ from argparse import Namespace
 import numpy as np
 import pytest
 
+from tests.keys import key
 from tests.paths import FIXTURES
 
 from engine.replay import replayed_output
@@ -19,8 +20,8 @@ from tutor.ui.app import TutorApp
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.views.session import explore_session
 from tutor.ui.tools.nudge import DEFAULT_EPSILON, EPSILONS
-from tutor.ui.widgets.nudge_pane import NudgePane
-from tutor.ui.widgets.tool_pane import ToolPane
+from tutor.ui.tools.nudge import NudgeTool
+from tests.tutor.ui.tools import shown_tool
 
 
 def options(**kw):
@@ -44,14 +45,13 @@ def drive(session, script, size=(120, 40)):
 async def select(pilot, screen, position: int, slot_key: str, index: tuple) -> None:
     """Go to step ``position`` and pick element ``index`` of panel ``slot_key``."""
     screen.go_to(position)
-    screen.selected = (slot_key, index)
+    screen.selected = (key(slot_key), index)
     screen.refresh_step()
     await pilot.pause()
 
 
 def pane_of(screen):
-    panes = list(screen.query("#tools ToolPane").results(ToolPane))
-    return panes[0] if panes else None
+    return shown_tool(screen)
 
 
 def shown_number(text: str, pattern: str) -> float:
@@ -88,7 +88,7 @@ def test_nudging_a_weight_shows_the_replayed_loss_change_beside_the_gradients_pr
         return pane_of(screen)
 
     pane = drive(session, script)
-    assert isinstance(pane, NudgePane)
+    assert isinstance(pane, NudgeTool) and pane.report is not None
     report = pane.report
     assert (report.name, report.index, report.eps, report.sign) == (name, index,
                                                                      DEFAULT_EPSILON, 1)
@@ -201,7 +201,7 @@ def test_a_panel_without_a_gradient_says_what_to_select(slot, words):
         return pane_of(screen)
 
     pane = drive(session, script)
-    assert not isinstance(pane, NudgePane)
+    assert isinstance(pane, NudgeTool) and pane.report is None
     assert words in pane.plain and "Select a weight or an activation panel" in pane.plain
 
 

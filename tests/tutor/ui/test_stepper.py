@@ -8,6 +8,7 @@ from argparse import Namespace
 import numpy as np
 import pytest
 
+from tests.keys import code
 from tests.paths import FIXTURES
 
 from engine.ops.base import fmt
@@ -31,7 +32,7 @@ def text_of(widget) -> str:
 
 
 def panel_texts(screen) -> dict[str, str]:
-    return {w.slot.key: "\n".join(w.text_lines())
+    return {code(w.slot.key): "\n".join(w.text_lines())
             for w in screen.query(TensorView).results(TensorView)
             if w.display and w.slot is not None}
 
@@ -130,7 +131,7 @@ def test_cell_cursor_changes_the_worked_element():
     card, x = run(_drive(session2, keys, check=lambda screen: (
         text_of(screen.query_one(OpCard)),
         float(session2.timeline.step.node.inputs[0].value[0, 1, 2]))))
-    assert "y[0,1,2] = relu(x[0,1,2])" in card
+    assert "relu[0,1,2] = relu(linear1[0,1,2])" in card  # the run's names
     assert f"relu({fmt(x)})" in card
     assert f"= {fmt(max(x, 0.0))}" in card
 

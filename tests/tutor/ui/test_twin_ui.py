@@ -26,8 +26,10 @@ from tutor.ui.app import TutorApp  # noqa: E402
 from tutor.ui.screens.stepper import StepperScreen  # noqa: E402
 from tutor.views.session import explore_session  # noqa: E402
 from tutor.ui.tools import twin as twin_tool  # noqa: E402
-from tutor.ui.widgets.twin_pane import LOADING, TwinProgress  # noqa: E402
+from tutor.ui.tools.twin import TwinProgress, TwinTool  # noqa: E402
+from tutor.ui.tools.twin_text import LOADING  # noqa: E402
 
+from tests.keys import key
 from tests.paths import FIXTURES
 
 MLP = FIXTURES / "torch_models" / "mlp.py"
@@ -55,9 +57,7 @@ async def wait_for(pilot, predicate, timeout: float = 60.0):
     raise AssertionError("timed out waiting for the twin")
 
 
-def tool_text(screen) -> str:
-    area = screen.query_one("#tools")
-    return "\n".join(getattr(w, "plain", "") for w in area.children)
+from tests.tutor.ui.tools import tool_text  # noqa: E402
 
 
 def done(screen) -> bool:
@@ -163,8 +163,8 @@ def test_x_on_an_update_step_redoes_sgd_in_torch_and_follows_the_cursor():
             second = tool_text(app.screen)
             await pilot.press("x")  # x again closes it
             await pilot.pause()
-            tool = twin_tool.tool_of(app.screen)
-            return first, second, tool_text(app.screen), tool.follow in app.screen.on_step_hooks
+            tool = app.screen.query_one(TwinTool)
+            return first, second, tool_text(app.screen), tool.following
 
     first, second, closed, hooks = run(go())
     for text, step in ((first, timeline.steps[-2]), (second, timeline.steps[-1])):
@@ -225,11 +225,11 @@ def test_names_for_biases_activations_and_small_graphs():
     bias = twin.named_parameters()["encoder.layers.1.self_attn.in_proj_bias"].detach().numpy()
     step = timeline.steps[timeline.forward_index[next(
         n.index for n in timeline.tape.nodes if n.name == "encoder.layers.1.self_attn.v_proj")]]
-    text = twin_check.torch_name_of(timeline, step, "in2", (7,), 32)
+    text = twin_check.torch_name_of(timeline, step, key("in2"), (7,), 32)
     assert text.startswith("encoder.layers.1.self_attn.in_proj_bias[64:96]")
     index = int(re.search(r"= in_proj_bias\[(\d+)\]", text)[1])
     assert bias[index] == session.model.params["encoder.layers.1.self_attn.v_proj.bias"][7]
-    out = twin_check.torch_name_of(timeline, step, "out", (0, 1, 2), 32)
+    out = twin_check.torch_name_of(timeline, step, key("out"), (0, 1, 2), 32)
     assert out.startswith("encoder.layers[1].self_attn (v = value @ in_proj_weight[64:96].T")
     # a graph that is not the transformer says so
     from engine.tape import Tape
@@ -239,7 +239,7 @@ def test_names_for_biases_activations_and_small_graphs():
     w = tape.param("w", 2.0)
     tape.backward((w * w).named("y"))
     small = Timeline(tape)
-    assert "small graph of its own" in twin_check.torch_name_of(small, small.steps[0], "in0",
+    assert "small graph of its own" in twin_check.torch_name_of(small, small.steps[0], key("in0"),
                                                                 (), None)
 
 

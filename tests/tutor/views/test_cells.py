@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tutor.views.cells import cell_text, level, visible
+from tests.keys import key
 from tutor.views.step import TensorSlot
 
 
@@ -72,7 +73,7 @@ def test_panel_shows_nan_inf_exact_zero_and_elides():
         app = Host()
         async with app.run_test(size=(60, 14)) as pilot:
             view = app.query_one(TensorView)
-            view.show(TensorSlot("out", "output", "scores", values, "output"), (0, 0))
+            view.show(TensorSlot(key("out"), "output scores", "scores", values), (0, 0))
             await pilot.pause()
             return view.text_lines()
 
@@ -102,7 +103,7 @@ def test_small_gradients_keep_three_digits_under_a_common_factor():
         app = Host()
         async with app.run_test(size=(60, 10)) as pilot:
             view = app.query_one(TensorView)
-            view.show(TensorSlot("down0", "downstream", "x", values, "downstream"), (0, 0))
+            view.show(TensorSlot(key("down0"), "downstream ∂L/∂x", "x", values), (0, 0))
             await pilot.pause()
             return view.text_lines(), str(view.border_subtitle)
 
@@ -129,9 +130,9 @@ def test_a_gradient_that_is_zero_in_exact_arithmetic_shows_0_on_every_cpu():
     timeline = session.timeline
     timeline.jump_to_name("encoder.layers.0.self_attn.k_proj", phase="backward")
     view = build_view(timeline)
-    bias = next(slot for slot in view.slots if slot.key == "down2")
+    bias = next(slot for slot in view.slots if slot.key == key("down2"))
     assert np.abs(bias.value).max() <= bias.noise and bias.noise > 0  # 0.0 or ±1e-17
-    exact = TensorSlot("down2", "downstream", "bias", np.zeros_like(bias.value), "downstream",
+    exact = TensorSlot(key("down2"), bias.label, bias.name, np.zeros_like(bias.value),
                        noise=bias.noise)
 
     class Host(App):

@@ -26,7 +26,8 @@ class LessonScreen(StepperScreen):
     ]
 
     def __init__(self, run: LessonRun, store: ProgressStore) -> None:
-        super().__init__(Session(run.timeline, run.title, model=run.scenario.model))
+        super().__init__(Session(run.timeline, run.title, model=run.scenario.model,
+                                 decoding=run.scenario.decoding))
         self.run = run
         self.store = store
         self.lesson = run.lesson

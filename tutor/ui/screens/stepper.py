@@ -7,21 +7,29 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tutor.views.session import Session
-from tutor.views.step import StepView, build_view, shape_text, worked_element
+from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea
+from tutor.ui.tools.decode import DecodeTool
+from tutor.ui.tools.descent import DescentTool
+from tutor.ui.tools.nudge import NudgeTool
+from tutor.ui.tools.twin import TwinTool
 from tutor.ui.widgets.arch_map import ArchMap
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.tensor_view import TensorView
 from tutor.ui.widgets.timeline_tree import TimelineTree
+from tutor.views.session import Session
+from tutor.views.step import PanelKey, Role, StepView, build_view, shape_text, worked_element
 
 MAX_PANELS = 6
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
+TOOLS = (DecodeTool, TwinTool, NudgeTool, DescentTool)
+DEFAULT_SLOTS = (Role.DOWNSTREAM, Role.OUTPUT, Role.AFTER)
 
 
 def _step_commands():
@@ -31,25 +39,12 @@ def _step_commands():
     return StepCommands
 
 
-# Keys of the tools in tutor/tools/: tool('module', 'function', arguments…)
-TOOL_BINDINGS: list[Binding] = [
-    Binding("plus", "tool('nudge', 'nudge', 1)", "nudge +ε", show=False),
-    Binding("equals_sign", "tool('nudge', 'nudge', 1)", "nudge +ε", show=False),
-    Binding("minus", "tool('nudge', 'nudge', -1)", "nudge −ε", show=False),
-    Binding("e", "tool('nudge', 'cycle_epsilon')", "change ε", show=False),
-    Binding("d", "tool('descent', 'descent_step')", "descent step", show=False),
-    Binding("less_than_sign", "tool('descent', 'scale_lr', 0.5)", "lr ÷2 (decoding: T ÷2)",
-            show=False),
-    Binding("greater_than_sign", "tool('descent', 'scale_lr', 2.0)", "lr ×2 (decoding: T ×2)",
-            show=False),
-    Binding("L", "tool('descent', 'lr_lab')", "learning-rate lab", show=False),
-    Binding("x", "tool('twin', 'check_step')", "check in PyTorch", show=False),
-    Binding("X", "tool('twin', 'check_all')", "check every step", show=False),
-    Binding("k", "tool('decode', 'toggle')", "top-k probabilities", show=False),
-]
-# Tools whose module has ``attach(screen)``: called when a stepper opens, each decides
-# whether it applies (the decoding bars only on a decoding run, say).
-AUTO_TOOLS = ("decode", "twin", "nudge", "descent")
+def tool_bindings(tools) -> list[Binding]:
+    """Each tool's keys, forwarded from the stepper to the tool (``action_tool``) so they
+    work wherever the focus is; a tool with focus gets them directly."""
+    return [Binding(b.key, f"tool({tool.__name__!r}, {b.action!r})", b.description,
+                    show=False, key_display=b.key_display)
+            for tool in tools for b in tool.BINDINGS]
 
 
 class StepperScreen(Screen):
@@ -77,16 +72,17 @@ class StepperScreen(Screen):
         Binding("a", "toggle_map", "map", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
-    ] + TOOL_BINDINGS
+    ] + tool_bindings(TOOLS)
+
+    state: reactive[StepperState | None] = reactive(None, init=False, always_update=True)
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.selected: tuple[str, tuple] = ("out", ())
+        self.selected: tuple[PanelKey | None, tuple] = (None, ())
         self.view: StepView | None = None
         self._panel_layout: tuple | None = None
         self._tree_timer = None
-        self.on_step_hooks: list = []  # tools that follow the cursor
 
     # layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -98,11 +94,12 @@ class StepperScreen(Screen):
                 with Vertical(id="panels"):
                     for i in range(MAX_PANELS):
                         yield TensorView(id=f"panel{i}", classes="panel")
-                yield Vertical(id="tools")
+                with ToolArea(id="tools"):
+                    for tool in TOOLS:
+                        yield tool(self.session, id=tool.__name__).data_bind(StepperScreen.state)
             with Vertical(id="side"):
                 yield ArchMap(id="map")
                 yield from self.compose_side()
-
         yield Static(id="torch")
         yield Static("", id="too-small")
         yield Footer()
@@ -119,7 +116,6 @@ class StepperScreen(Screen):
         self._map = self.query_one(ArchMap)
         self._torch = self.query_one("#torch", Static)
         self._tree = self.query_one(TimelineTree)
-        self._attach_tools()
         timeline = self.session.timeline
         self._tree.build(timeline)
         self._map.build(timeline)
@@ -148,11 +144,10 @@ class StepperScreen(Screen):
         """Redraw every panel from the cursor (the only place panels change)."""
         timeline = self.session.timeline
         view = self.view = build_view(timeline)
-        keys = [slot.key for slot in view.slots]
-        slot_key, index = self.selected
-        if slot_key not in keys:
-            slot_key = self._default_slot(view)
-        self.selected = (slot_key, index)
+        key, index = self.selected
+        if view.slot(key) is None:
+            key = self._default_key(view)
+        self.selected = (key, index)
         count = min(len(view.slots), MAX_PANELS)
         columns = 1 if count <= 2 and not self.has_class("compact") else 2
         layout = (columns, _grid_rows(view.slots[:count], columns))
@@ -160,20 +155,20 @@ class StepperScreen(Screen):
             self._panel_layout = layout
             panels = self.query_one("#panels")
             panels.styles.grid_size_columns, panels.styles.grid_rows = layout
-        for i, view_widget in enumerate(self._panels):
+        for i, panel in enumerate(self._panels):
             if i < count:
                 slot = view.slots[i]
-                if not view_widget.display:
-                    view_widget.display = True
-                view_widget.show(slot, index)
-                if view_widget.has_class("selected") != (slot.key == slot_key):
-                    view_widget.set_class(slot.key == slot_key, "selected")
+                if not panel.display:
+                    panel.display = True
+                panel.show(slot, index)
+                if panel.has_class("selected") != (slot.key == key):
+                    panel.set_class(slot.key == key, "selected")
                 span = 2 if (columns == 2 and count % 2 and i == count - 1) else 1
-                if view_widget.styles.column_span != span:
-                    view_widget.styles.column_span = span
-            elif view_widget.display:
-                view_widget.display = False
-                view_widget.show(None)
+                if panel.styles.column_span != span:
+                    panel.styles.column_span = span
+            elif panel.display:
+                panel.display = False
+                panel.show(None)
         self._refresh_card()
         self._status.show(view, self.session.title, self.status_extra())
         self._map.show(timeline)
@@ -183,9 +178,13 @@ class StepperScreen(Screen):
         self._tree_timer = self.set_timer(TREE_DELAY, self._show_in_tree)
         self._torch.update(
             Content.assemble(("torch  ", "dim"), view.torch_line), layout=False)
-        for hook in list(self.on_step_hooks):
-            hook()
+        self._publish_state()
         self.after_step()
+
+    def _publish_state(self) -> None:
+        """What the tools follow (they are bound to ``state``)."""
+        self.state = StepperState(self.session.timeline.position, self.selection(),
+                                  self.has_class("compact"))
 
     @property
     def settled(self) -> bool:
@@ -196,71 +195,62 @@ class StepperScreen(Screen):
         self._tree_timer = None
         self._tree.show(self.session.timeline.unit_path())
 
-    def _default_slot(self, view: StepView) -> str:
-        for role in ("downstream", "output", "param"):
+    def _default_key(self, view: StepView) -> PanelKey | None:
+        for role in DEFAULT_SLOTS:
             for slot in view.slots:
-                if slot.role == role:
+                if slot.role is role:
                     return slot.key
-        return view.slots[0].key if view.slots else "out"
+        return view.slots[0].key if view.slots else None
+
+    def selection(self) -> Selection:
+        """The element the op card works through: what a tool acts on."""
+        key, index = self.selected
+        panel = self._panel(key)
+        if panel is None or panel.slot is None:
+            return Selection(None, index)
+        return Selection(panel.slot, tuple(panel.cursor))
 
     def _refresh_card(self) -> None:
-        slot_key, index = self.selected
-        worked = worked_element(self.session.timeline, self.session.timeline.position, slot_key,
-                                tuple(self._panel(slot_key).cursor) if self._panel(slot_key)
-                                else index)
-        self._card.show(self.view, worked, self.card_sentence(),
-                                    compact=self.has_class("compact"))
+        selection = self.selection()
+        key = selection.slot.key if selection.slot is not None else None
+        worked = worked_element(self.session.timeline, self.session.timeline.position, key,
+                                selection.index)
+        self._card.show(self.view, worked, self.card_sentence(), selection.index,
+                        compact=self.has_class("compact"))
 
-    def _panel(self, slot_key: str) -> TensorView | None:
+    def _panel(self, key: PanelKey | None) -> TensorView | None:
         for widget in self._panels:
-            if widget.slot is not None and widget.slot.key == slot_key:
+            if widget.slot is not None and widget.slot.key == key:
                 return widget
         return None
 
     # tools ------------------------------------------------------------------------
-    def _attach_tools(self) -> None:
-        import importlib
+    async def action_tool(self, tool_id: str, action: str) -> None:
+        """A tool's key pressed with the focus elsewhere: the tool runs it."""
+        await self.query_one(f"#{tool_id}", Tool).run_action(action)
 
-        for name in AUTO_TOOLS:
-            try:
-                tool = importlib.import_module(f"tutor.ui.tools.{name}")
-            except ModuleNotFoundError as error:
-                if error.name == f"tutor.ui.tools.{name}":
-                    continue  # that tool is not part of this build
-                raise
-            attach = getattr(tool, "attach", None)
-            if attach is not None:
-                attach(self)
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """A key two tools share (``<`` ``>``) goes to the one it applies to."""
+        if action == "tool":
+            tool_id, tool_action = parameters
+            return self.query_one(f"#{tool_id}", Tool).applies(tool_action.split("(")[0])
+        return True
 
-    def action_tool(self, module: str, function: str, *args) -> None:
-        """Run ``tutor.ui.tools.<module>.<function>(screen, *args)`` (imported on first use)."""
-        import importlib
+    @on(Tool.Opened)
+    @on(Tool.Closed)
+    def _tool_shown(self) -> None:
+        """At 80×24 an open tool takes the op card's place."""
+        self.set_class(self.query_one(ToolArea).shown is not None, "tool-open")
 
-        try:
-            tool = importlib.import_module(f"tutor.ui.tools.{module}")
-        except ModuleNotFoundError as error:
-            if error.name != f"tutor.ui.tools.{module}":
-                raise
-            self.notify(f"The {module} tool is not part of this build.", timeout=3)
-            return
-        getattr(tool, function)(self, *args)
+    @on(DescentTool.LabRequested)
+    def _open_lab(self, event: DescentTool.LabRequested) -> None:
+        from tutor.ui.screens.lr_lab import LrLabScreen
 
-    def show_tool(self, widget) -> None:
-        """Put ``widget`` in the tool area (replacing what was there); None empties it."""
-        area = self.query_one("#tools")
-        area.remove_children()
-        if widget is not None:
-            area.mount(widget)
-        area.set_class(widget is not None, "open")
-        self.set_class(widget is not None, "tool-open")
+        self.app.push_screen(LrLabScreen(event.tape, event.lr, self.session.title))
 
-    def selected_element(self) -> tuple:
-        """(slot, index) of the element the op card works through: what a tool acts on."""
-        slot_key, index = self.selected
-        panel = self._panel(slot_key)
-        if panel is None or panel.slot is None:
-            return None, index
-        return panel.slot, tuple(panel.cursor)
+    @on(TwinTool.MismatchFound)
+    def _mismatch(self, event: TwinTool.MismatchFound) -> None:
+        self.go_to(event.position)
 
     # hooks for lessons -------------------------------------------------
     def status_extra(self) -> str:
@@ -272,15 +262,15 @@ class StepperScreen(Screen):
     def after_step(self) -> None:
         """Called after every redraw (lessons place quizzes and prose here)."""
 
-    # moves ----------------------------------------------------------------------
-    def may_leave_step(self) -> bool:
-        """False keeps the cursor where it is (a quiz here is not answered yet)."""
-        return True
-
     def stop_between(self, old: int, new: int) -> int | None:
         """A step in (old, new) that a forward move must stop at (a waiting quiz)."""
         return None
 
+    def may_leave_step_at(self, position: int) -> bool:
+        """False keeps the cursor where it is (a quiz here is not answered yet)."""
+        return True
+
+    # moves ----------------------------------------------------------------------
     def _move(self, move) -> None:
         """Make a move; a forward move may not leave an unanswered quiz or pass one."""
         timeline = self.session.timeline
@@ -299,9 +289,6 @@ class StepperScreen(Screen):
                 timeline.jump(stop)
                 self.notify("A quiz is waiting at this step.", timeout=3)
         self.refresh_step()
-
-    def may_leave_step_at(self, position: int) -> bool:
-        return self.may_leave_step()
 
     def go_to(self, position: int) -> None:
         self._move(lambda: self.session.timeline.jump(position))
@@ -344,22 +331,21 @@ class StepperScreen(Screen):
         from tutor.storage.notes import NoteCard, NotesError, append_note
 
         view = self.view
-        slot_key, index = self.selected
-        panel = self._panel(slot_key)
-        worked = worked_element(self.session.timeline, self.session.timeline.position, slot_key,
-                                tuple(panel.cursor) if panel else index)
+        selection = self.selection()
+        worked = worked_element(self.session.timeline, self.session.timeline.position,
+                                selection.slot.key if selection.slot else None, selection.index)
         card = NoteCard(
             step=f"step {view.position + 1}/{view.total} {view.name}", phase=view.phase,
             formula=view.formula, derivative=view.derivative,
-            shapes="   ".join(f"{label} {shape_text(shape)}" for label, shape in view.shapes),
+            shapes="   ".join(f"{name} {shape_text(shape)}" for name, shape in view.shapes),
             worked=str(worked) if worked is not None else "", torch=view.torch_line,
             lesson=self.note_lesson(), sentence=self.note_sentence())
         try:
             path = append_note(getattr(self.app, "notes_path", None), card)
         except NotesError as error:
-            self.notify(str(error), severity="error", timeout=8)
+            self.notify(str(error), severity="error", timeout=8, markup=False)
             return
-        self.notify(f"Noted in {path}", timeout=4)
+        self.notify(f"Noted in {path}", timeout=4, markup=False)
 
     def note_lesson(self) -> str:
         return ""
@@ -391,6 +377,7 @@ class StepperScreen(Screen):
             if widget.has_class("selected") != (widget is event.view):
                 widget.set_class(widget is event.view, "selected")
         self._refresh_card()
+        self._publish_state()
 
     @on(TimelineTree.StepChosen)
     def _step_chosen(self, event: TimelineTree.StepChosen) -> None:
@@ -405,7 +392,3 @@ def _grid_rows(slots, columns: int) -> str:
         small = all(s.value is not None and s.value.ndim <= 1 for s in row)
         rows.append("4" if small else "1fr")
     return " ".join(rows) or "1fr"
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")

@@ -240,7 +240,7 @@ class TrainingScreen(Screen):
                  f"{recorded.run.loss:.6f} (logged {recorded.logged_loss:.6f}) · "
                  f"{run.optimizer} lr {recorded.rate:.3g}")
         session = Session(Timeline(recorded.run.tape, recorded.updates), title, recorded.model,
-                          recorded.run, recorded.rate, extras={"training_step": recorded.step})
+                          recorded.run, recorded.rate)
         self.app.push_screen(TrainingStepScreen(session))
 
     def action_quit(self) -> None:

@@ -1,150 +1,172 @@
 """Descent: step every weight against its gradient and watch the loss fall (or not).
 
-One step of gradient descent on the recorded run:
-
-    w ← w − lr · ∂L/∂w      for every parameter at once
-
-then the forward pass runs again with the new weights for the loss after. To first
-order the loss changes by ∂L/∂w · Δw = −lr · Σ g², so a small enough step always
-lowers it; a large one overshoots. ``d`` takes another step from there (a second
-step needs the gradient at the new weights, so the run is re-recorded — forward and
-backward — on a lean tape); ``<``/``>`` halve or double lr and start again from the
-recorded weights. The recorded run never changes.
-
-``L`` opens the learning-rate lab: the same start, a few dozen steps at each of a
-ladder of learning rates, labelled by ``engine.probes.classify_curve`` as crawls /
-converges / oscillates / diverges, and Adam beside them.
-
-This module is what the stepper imports when it opens (``attach``, the key actions);
-the numbers live in ``descent_run``, imported on the first ``d`` or ``L``.
+One step of gradient descent on the recorded run, w ← w − lr · ∂L/∂w for every
+parameter at once, then the forward pass again with the new weights for the loss
+after. To first order the loss changes by ∂L/∂w · Δw = −lr · Σ g², so a small enough
+step always lowers it; a large one overshoots. ``d`` takes another step from there;
+``<``/``>`` halve or double lr and start again from the recorded weights; ``L`` asks
+for the learning-rate lab. In the update phase the pane follows the cursor. The
+recorded run never changes; the numbers are ``engine.probes``', imported on the
+first step.
 """
 
 from __future__ import annotations
 
-import weakref
+from textual.binding import Binding
+from textual.message import Message
 
-TOOL = "descent"
+from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.widgets.parts import Parts
+from tutor.views.nudge import delta_text, index_text, value_text
+
 DEFAULT_LR = 0.1
-
-_lr: "weakref.WeakKeyDictionary[object, float]" = weakref.WeakKeyDictionary()
-_trail: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+MAX_TRAIL = 6  # losses shown in the trail line
 
 
-def learning_rate(screen) -> float:
-    """The learner's lr (< >), else the run's own SGD update lr, else the session's."""
-    if screen in _lr:
-        return _lr[screen]
-    timeline = screen.session.timeline
-    for step in timeline.steps[timeline.update_start:]:
-        if step.update.optimizer == "sgd":
-            return float(step.update.lr)
-    return float(getattr(screen.session, "lr", None) or DEFAULT_LR)
+class DescentTool(Tool):
+    BINDINGS = [
+        Binding("d", "step", "descent step", key_display="d"),
+        Binding("less_than_sign", "scale_lr(0.5)", "lr ÷2", key_display="<"),
+        Binding("greater_than_sign", "scale_lr(2.0)", "lr ×2", key_display=">"),
+        Binding("L", "lab", "learning-rate lab", key_display="L"),
+    ]
 
+    class LabRequested(Message):
+        """The learner asked for the learning-rate lab on this run, at this lr."""
 
-def descent_step(screen) -> None:
-    """``d``: one (more) step of gradient descent on every weight; show what it did."""
-    from engine.probes import DescentTrail
-    from tutor.views.descent import no_descent_reason
+        def __init__(self, tape, lr: float) -> None:
+            super().__init__()
+            self.tape = tape
+            self.lr = lr
 
-    tape = screen.session.timeline.tape
-    reason = no_descent_reason(tape)
-    if reason is not None:
-        _show_message(screen, reason)
-        return
-    trail = _trail.get(screen) if shown_pane(screen) is not None else None
-    if trail is None or trail.lr != learning_rate(screen):
-        trail = DescentTrail.start(tape, learning_rate(screen))
-    trail.step()
-    _trail[screen] = trail
-    _show(screen, trail)
+    def __init__(self, session, *, id: str = "descent") -> None:
+        super().__init__(session, id=id)
+        self.chosen_lr: float | None = None  # the learner's lr (< >)
+        self.trail = None
+        self.element = None
 
+    @property
+    def learning_rate(self) -> float:
+        """The learner's lr (< >), else the run's own SGD update lr, else the session's."""
+        if self.chosen_lr is not None:
+            return self.chosen_lr
+        for step in self.timeline.steps[self.timeline.update_start:]:
+            if step.update.optimizer == "sgd":
+                return float(step.update.lr)
+        return float(self.session.lr or DEFAULT_LR)
 
-def scale_lr(screen, factor: float) -> None:
-    """``<``/``>``: halve or double lr (a decoding run: its sampling temperature)."""
-    from engine.probes import DescentTrail
-    from tutor.views.descent import no_descent_reason
+    def applies(self, action: str) -> bool:
+        """On a run with no loss (a decoding) < > change the sampling temperature."""
+        return action != "scale_lr" or self.timeline.tape.loss is not None
 
-    tape = screen.session.timeline.tape
-    if tape.loss is None:
-        from tutor.ui.tools import decode
+    def _reason(self) -> str | None:
+        from tutor.views.descent import no_descent_reason
 
-        if decode.decoding_of(screen) is not None:
-            decode.scale_temperature(screen, factor)
+        return no_descent_reason(self.timeline.tape)
+
+    def _start(self) -> None:
+        from engine.probes import DescentTrail
+
+        self.trail = DescentTrail.start(self.timeline.tape, self.learning_rate)
+
+    # keys ---------------------------------------------------------------------------
+    def action_step(self) -> None:
+        """``d``: one (more) step of gradient descent on every weight; show what it did."""
+        reason = self._reason()
+        if reason is not None:
+            self.show_message("descent", reason)
             return
-    _lr[screen] = learning_rate(screen) * float(factor)
-    if no_descent_reason(tape) is None and shown_pane(screen) is not None:
-        trail = DescentTrail.start(tape, learning_rate(screen))
-        trail.step()
-        _trail[screen] = trail
-        _show(screen, trail)
-    else:
-        screen.notify(f"learning rate {learning_rate(screen):g}: d takes a step with it",
-                      timeout=3)
+        if not self.is_open or self.trail is None or self.trail.lr != self.learning_rate:
+            self._start()
+        self.trail.step()
+        self._show()
 
+    def action_scale_lr(self, factor: float) -> None:
+        """``<``/``>``: halve or double lr; a shown trail starts again with it."""
+        self.chosen_lr = self.learning_rate * float(factor)
+        if self._reason() is None and self.is_open and self.trail is not None:
+            self._start()
+            self.trail.step()
+            self._show()
+        else:
+            self.notify(f"learning rate {self.learning_rate:g}: d takes a step with it",
+                        timeout=3)
 
-def lr_lab(screen) -> None:
-    """``L``: open the learning-rate lab on this run."""
-    from tutor.views.descent import no_descent_reason
+    def action_lab(self) -> None:
+        """``L``: ask for the learning-rate lab on this run."""
+        reason = self._reason()
+        if reason is not None:
+            self.show_message("descent", reason)
+            return
+        self.post_message(self.LabRequested(self.timeline.tape, self.learning_rate))
 
-    tape = screen.session.timeline.tape
-    reason = no_descent_reason(tape)
-    if reason is not None:
-        _show_message(screen, reason)
-        return
-    from tutor.ui.screens.lr_lab import LrLabScreen
-
-    screen.app.push_screen(LrLabScreen(tape, learning_rate(screen), screen.session.title))
-
-
-def attach(screen) -> None:
-    """In the update phase the pane follows the cursor (one step at the run's own lr);
-    elsewhere a move closes it."""
-
-    def follow() -> None:
-        timeline = screen.session.timeline
-        step = timeline.step
+    # following the cursor -----------------------------------------------------------
+    def watch_state(self, old: StepperState | None, new: StepperState | None) -> None:
+        """In the update phase the pane follows the cursor (one step at the run's own
+        lr); elsewhere a move closes it."""
+        if new is None:
+            return
+        step = self.timeline.steps[new.position]
         in_update = step.phase == "update" and step.update.optimizer == "sgd"
-        pane = shown_pane(screen)
         if not in_update:
-            if pane is not None:
-                screen.show_tool(None)
+            if old is not None and old.position != new.position:
+                self.close()
             return
-        trail = _trail.get(screen) if pane is not None else None
-        if trail is None:
-            from engine.probes import DescentTrail
-            from tutor.views.descent import no_descent_reason
-
-            _lr.setdefault(screen, step.update.lr)
-            if no_descent_reason(timeline.tape) is not None:
+        if not self.is_open or self.trail is None:
+            if self.chosen_lr is None:
+                self.chosen_lr = float(step.update.lr)
+            if self._reason() is not None:
                 return
-            trail = DescentTrail.start(timeline.tape, learning_rate(screen))
-            trail.step()
-            _trail[screen] = trail
-        _show(screen, trail)
+            self._start()
+            self.trail.step()
+        self._show()
 
-    screen.on_step_hooks.append(follow)
+    def _show(self) -> None:
+        from tutor.views.descent import element_step, focus_parameter
 
-
-def shown_pane(screen):
-    for child in screen.query_one("#tools").children:
-        if getattr(child, "tool", None) == TOOL:
-            return child
-    return None
-
-
-def _show(screen, trail) -> None:
-    from tutor.ui.widgets.descent_pane import DescentPane
-    from tutor.views.descent import element_step, focus_parameter
-    from tutor.ui.tools.nudge import tool_width
-
-    tensor, index, note = focus_parameter(screen)
-    focus = element_step(trail, tensor, index, note)
-    screen.show_tool(DescentPane(trail, focus, compact=screen.has_class("compact"),
-                                 width=tool_width(screen)))
+        selection = self.state.selection if self.state is not None else None
+        tensor, index, note = focus_parameter(self.timeline,
+                                              selection.slot if selection else None,
+                                              selection.index if selection else ())
+        self.element = element_step(self.trail, tensor, index, note)
+        self.show_parts(descent_parts(self.trail, self.element, self.compact, self.width))
 
 
-def _show_message(screen, text: str) -> None:
-    from tutor.ui.widgets.tool_pane import message_pane
+def _loss(x: float) -> str:
+    return value_text(x).lstrip("+")
 
-    pane = message_pane(TOOL, "descent", text)
-    screen.show_tool(pane)
+
+def descent_parts(trail, focus, compact: bool = False,
+                  width: int = 80) -> Parts:
+    k = trail.steps
+    before, after = trail.losses[k - 1], trail.losses[k]
+    predicted = trail.predicted_delta()
+    text = Parts()
+    text.add("descent ", "bold").add(f"lr {trail.lr:g}", "bold yellow")
+    text.add(f" · step {k}", "bold")
+    text.add("   (< > halve/double lr · d another step · L lab)\n" if width >= 76 else
+             "   (< > lr · d step · L lab)\n", "dim")
+    text.add("loss ", "dim").add(f"{_loss(before)} → ")
+    text.add(_loss(after), "bold green" if after < before else "bold red")
+    text.add("   ΔL ", "dim").add(delta_text(after - before)).add("\n")
+    text.add("first order ΔL ≈ −lr·Σg² = ", "dim").add(delta_text(predicted))
+    if not after < before:
+        text.add(" — overshot: try <", "yellow")
+    elif abs(after - before) < 0.5 * abs(predicted):
+        text.add(" — the surface curves", "dim")
+    text.add("\n")
+    if k >= 2:
+        shown = trail.losses[-MAX_TRAIL:]
+        head = "… → " if len(trail.losses) > MAX_TRAIL else ""
+        text.add("losses ", "dim").add(head + " → ".join(_loss(x) for x in shown) + "\n")
+    name = focus.name if width >= len(focus.name) + 30 else ".".join(focus.name.split(".")[-2:])
+    text.add(f"{name}{index_text(focus.index)}", "bold yellow")
+    if focus.note and not compact:
+        text.add(f"  ({focus.note})", "dim italic")
+    text.add("\n")
+    text.add("before ", "dim").add(value_text(focus.before))
+    text.add("  gradient ", "dim").add(value_text(focus.grad))
+    text.add("  after ", "dim").add("w − lr·g = ")
+    text.add(value_text(focus.after), "bold")
+    text.add("\n")
+    return text

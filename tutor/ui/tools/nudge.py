@@ -6,84 +6,117 @@ in the loss beside what the gradient promised.
 
 The table repeats the experiment for ε = 1e-1 … 1e-4, one-sided and central
 (½[L(x + ε) − L(x − ε)], whose error shrinks as ε² instead of ε), so the ratio
-measured / predicted visibly walks to 1. Nothing in the recorded run changes: a
-replay computes new values beside the record, so the number is "restored" at once.
-
-x is any real value with a gradient: a weight, or an activation (then ∂L/∂x is that
-tensor's total gradient, summed over every op that reads it). A gradient panel
-stands for the value it is the gradient of.
-
-This module is what the stepper imports when it opens (``attach``, the key actions);
-the measuring lives in ``nudge_measure``, imported on the first nudge.
+measured / predicted visibly walks to 1. Nothing in the recorded run changes: a replay
+computes new values beside the record, so the number is "restored" at once. A gradient
+panel stands for the value it is the gradient of.
 """
 
 from __future__ import annotations
 
-import weakref
+from textual.binding import Binding
 
-EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4)
-DEFAULT_EPSILON = 1e-3
-TOOL = "nudge"
-
-_epsilon: "weakref.WeakKeyDictionary[object, float]" = weakref.WeakKeyDictionary()
-
-
-# actions ----------------------------------------------------------------------------
-def epsilon(screen) -> float:
-    return _epsilon.get(screen, DEFAULT_EPSILON)
+from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.widgets.parts import Parts
+from tutor.views.nudge import (DEFAULT_EPSILON, EPSILONS, delta_text, find_target, index_text,
+                               measure, measured_rows, no_loss_reason, ratio_text, symbol,
+                               value_text)
 
 
-def nudge(screen, sign: int = 1) -> None:
-    """``+``/``-``: nudge the selected element and show the measurement."""
-    from tutor.ui.widgets.nudge_pane import NudgePane
-    from tutor.ui.widgets.tool_pane import message_pane
-    from tutor.views.nudge import find_target, measure, no_loss_reason
 
-    tape = screen.session.timeline.tape
-    reason = no_loss_reason(tape)
-    target = find_target(screen.session.timeline, *screen.selected_element()) \
-        if reason is None else reason
-    if isinstance(target, str):
-        screen.show_tool(message_pane(TOOL, "nudge", target))
-        return
-    report = measure(tape, target, epsilon(screen), sign)
-    screen.show_tool(NudgePane(report, compact=screen.has_class("compact"),
-                               width=tool_width(screen)))
+class NudgeTool(Tool):
+    """``+``/``−`` nudge the selected element by ±ε; ``e`` cycles ε. A nudge describes one
+    element of one step: moving the cursor closes it."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "nudge(1)", "nudge +ε", key_display="+"),
+        Binding("minus", "nudge(-1)", "nudge −ε", key_display="−"),
+        Binding("e", "cycle_epsilon", "change ε", key_display="e"),
+    ]
+
+    def __init__(self, session, *, id: str = "nudge") -> None:
+        super().__init__(session, id=id)
+        self.epsilon = DEFAULT_EPSILON
+        self.report = None
+
+    def watch_state(self, old: StepperState | None, new: StepperState | None) -> None:
+        if old is not None and new is not None and old.position != new.position:
+            self.close()
+
+    def action_nudge(self, sign: int = 1) -> None:
+        tape = self.timeline.tape
+        reason = no_loss_reason(tape)
+        selection = self.state.selection if self.state is not None else None
+        target = reason if reason is not None else find_target(
+            selection.slot if selection else None, selection.index if selection else ())
+        if isinstance(target, str):
+            self.report = None
+            self.show_message("nudge", target)
+            return
+        self.report = measure(tape, target, self.epsilon, sign)
+        self.show_parts(nudge_parts(self.report, self.compact, self.width))
+
+    def action_cycle_epsilon(self) -> None:
+        """The next ε of 1e-1 → 1e-2 → 1e-3 → 1e-4 → 1e-1; re-measure if a nudge is shown."""
+        position = EPSILONS.index(self.epsilon) if self.epsilon in EPSILONS else -1
+        self.epsilon = EPSILONS[(position + 1) % len(EPSILONS)]
+        if self.is_open and self.report is not None:
+            self.action_nudge(self.report.sign)
+        else:
+            self.notify(f"ε = {self.epsilon:g}: press + or − to nudge the selected number.",
+                        timeout=3)
 
 
-def cycle_epsilon(screen) -> None:
-    """``e``: the next ε of 1e-1 → 1e-2 → 1e-3 → 1e-4 → 1e-1; re-measure if a nudge is shown."""
-    current = epsilon(screen)
-    position = EPSILONS.index(current) if current in EPSILONS else -1
-    _epsilon[screen] = EPSILONS[(position + 1) % len(EPSILONS)]
-    pane = shown_pane(screen)
-    if pane is not None and getattr(pane, "report", None) is not None:
-        nudge(screen, pane.report.sign)
+def nudge_parts(r, compact: bool = False, width: int = 80) -> Parts:
+    """``compact``: seven lines (an 80×24 terminal); ``width``: the columns available."""
+
+    w = symbol(r.kind)
+    sign = "+" if r.sign > 0 else "−"
+    wide = width >= 76
+    parts = r.name.split(".")
+    short = ".".join(parts[-2:]) if r.kind == "param" or not compact else parts[-1]
+    name = r.name if not compact and width >= len(r.name) + 40 else short
+    text = Parts()
+    text.add("nudge ", "bold")
+    if compact:  # the element's value is in its panel
+        text.add(f"{name}{index_text(r.index).replace(' ', '')} ", "bold yellow")
+        text.add(f"by {sign}{r.eps:g}", "bold").add(" · loss ", "dim")
+        text.add(f"{value_text(r.loss)[1:]} → {value_text(r.loss_after)[1:]} · ")
+        text.add("restored\n", "green")
+        text.add("ΔL measured ", "dim").add(delta_text(r.measured), "bold")
+        text.add(f" · predicted {sign}ε·∂L/∂{w} ", "dim").add(delta_text(r.predicted), "bold")
+        text.add(" · ratio ", "dim").add(ratio_text(r.ratio), "bold yellow").add("\n")
     else:
-        screen.notify(f"ε = {epsilon(screen):g}: press + or − to nudge the selected number.",
-                      timeout=3)
-
-
-def tool_width(screen) -> int:
-    """Columns a pane has: the centre column's width, less the pane's padding."""
-    return max(screen.query_one("#center").size.width - 2, 40)
-
-
-def shown_pane(screen):
-    """The nudge pane in the tool area, if one is there."""
-    for child in screen.query_one("#tools").children:
-        if getattr(child, "tool", None) == TOOL:
-            return child
-    return None
-
-
-def attach(screen) -> None:
-    """A nudge describes one element of one step: moving the cursor closes it."""
-
-    def close_on_move() -> None:
-        if shown_pane(screen) is not None:
-            screen.show_tool(None)
-
-    screen.on_step_hooks.append(close_on_move)
-
-
+        text.add(f"{name}{index_text(r.index)} ", "bold yellow")
+        text.add(f"by {sign}{r.eps:g}", "bold").add("   (e: ε · + −: nudge)\n", "dim")
+        if r.from_gradient_panel:
+            text.add(f"(this panel is a gradient: the value it belongs to, {w}, is nudged)\n",
+                     "dim italic")
+        text.add(f"{w} ", "dim").add(f"{value_text(r.value)} → {value_text(r.new_value)}")
+        text.add(" · loss ", "dim")
+        text.add(f"{value_text(r.loss)[1:]} → {value_text(r.loss_after)[1:]}")
+        text.add(" · " if wide else "\n").add("restored: the run is unchanged\n", "green")
+        text.add("measured  ", "dim").add(f"ΔL = L({w}{sign}ε) − L({w}) = ")
+        text.add(delta_text(r.measured), "bold").add("\n")
+        text.add("predicted ", "dim").add(f"ΔL ≈ {sign}ε·∂L/∂{w} = ")
+        text.add(delta_text(r.predicted), "bold")
+        text.add("   ratio ", "dim").add(ratio_text(r.ratio), "bold yellow").add("\n")
+        text.add(f"÷: ΔL ÷ ε·∂L/∂{w} · central ΔL = ½[L({w}+ε)−L({w}−ε)], error ∝ ε²\n",
+                 "dim italic")
+    if wide:
+        text.add(f"{'ε':>6} {'L(' + w + '+ε)−L(' + w + ')':>12} {'½[L(+ε)−L(−ε)]':>15} "
+                 f"{'ε·∂L/∂' + w:>10} {'÷ one-sided':>11} {'÷ central':>10}\n", "dim")
+    else:
+        text.add(f"{'ε':>6} {'ΔL 1-side':>10} {'ΔL central':>10} {'ε·∂L/∂' + w:>10} "
+                 f"{'÷ 1-side':>9} {'÷ central':>9}\n", "dim")
+    for eps, one_sided, central, predicted, ratio, central_ratio in measured_rows(r):
+        style = "bold" if eps == r.eps else ""
+        if wide:
+            line = (f"{eps:>6g} {delta_text(one_sided):>12} {delta_text(central):>15} "
+                    f"{delta_text(predicted):>10} {ratio_text(ratio):>11} "
+                    f"{ratio_text(central_ratio):>10}")
+        else:
+            line = (f"{eps:>6g} {delta_text(one_sided):>10} {delta_text(central):>10} "
+                    f"{delta_text(predicted):>10} {ratio_text(ratio):>9} "
+                    f"{ratio_text(central_ratio):>9}")
+        text.add(line + "\n", style)
+    return text

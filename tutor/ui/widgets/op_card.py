@@ -16,36 +16,43 @@ class OpCard(Static):
     """What the current op does, its derivative, and the numbers of one element."""
 
     def show(self, view: StepView, worked: Worked | None, sentence: str | None = None,
-             compact: bool = False) -> None:
-        """``compact`` (80×24) drops the title line (the status bar has it) and the sentence."""
+             index: tuple = (), compact: bool = False) -> None:
+        """``compact`` (80×24) drops the title line (the status bar has it), the worked
+        line's symbols (the formula above has them) and the sentence, and puts the numbers
+        before the shapes (the panels' titles have those)."""
         text = Parts()
         if not compact:
             text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
             text.add(f"  {view.name}\n", "bold")
-        text.add("formula  ", "dim")
-        text.add(view.formula + "\n")
-        text.add("local ∂  ", "dim")
-        text.add(view.derivative + "\n")
-        text.add("shapes   ", "dim")
-        text.add("   ".join(f"{label.split(' = ')[0]} {shape_text(shape)}"
-                               for label, shape in view.shapes) + "\n")
+        text.add("formula  ", "dim").add(view.formula + "\n")
+        text.add("local ∂  ", "dim").add(view.derivative + "\n")
+        if not compact:
+            self._shapes(text, view)
         if worked is not None:
             text.add("worked   ", "dim")
             text.add(f"{worked.target} = ", "bold")
-            text.add(f"{worked.symbolic} = ", "italic")
+            if not compact:
+                text.add(f"{worked.symbolic} = ", "italic")
             if worked.numeric != _value(worked.value):  # a lookup's number is its value
                 text.add(f"{worked.numeric}{worked.result_joiner}")
             text.add(_value(worked.value), "bold yellow")
             text.add("\n")
-        for line in view.accumulations:
+        for accumulation in view.accumulations:
             text.add("adds up  ", "dim")
-            text.add(line + "\n", "yellow")
-        if not compact:
+            text.add(accumulation.line(index) + "\n", "yellow")
+        if compact:
+            self._shapes(text, view)
+            if sentence:
+                text.add(sentence, "italic")
+        else:
             text.add(sentence if sentence is not None else view.sentence, "dim italic")
-        elif sentence:
-            text.add(sentence, "italic")
         self.plain = text.plain.rstrip()
         update_static(self, text.content())
+
+    @staticmethod
+    def _shapes(text: Parts, view: StepView) -> None:
+        text.add("shapes   ", "dim")
+        text.add("   ".join(f"{name} {shape_text(shape)}" for name, shape in view.shapes) + "\n")
 
 
 def _value(x: float) -> str:

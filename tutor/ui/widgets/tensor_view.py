@@ -7,12 +7,14 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.views.cells import (CELL_WIDTH, LEVELS, cell_text, common_exponent, finite_scale,
+from tutor.views.cells import (CELL_WIDTH, LEVELS, cell_text, clip_index, common_exponent,
+                               finite_scale,
                      leading_indices, level, visible)
 from tutor.views.step import TensorSlot, shape_text
 
@@ -87,24 +89,20 @@ class TensorView(Widget, can_focus=True):
             self.border_subtitle = ""
         else:
             shape = slot.value.shape if slot.value is not None else None
-            short = ".".join(slot.name.split(".")[-2:])
-            self.border_title = (f"{slot.label} · {short} "
-                                 f"{shape_text(shape) if shape is not None else ''}")
+            # Content, not a str: a name like positional_encoding[:8] is not markup
+            self.border_title = Content(f"{slot.label} "
+                                        f"{shape_text(shape) if shape is not None else ''}")
             exponent = self._exponent = (common_exponent(self._scale) if self._array is not None
                                          and self._array.ndim else 0)
             factor = f"values ×1e{exponent}" if exponent else ""
-            self.border_subtitle = " · ".join(part for part in (factor, slot.note) if part)
+            self.border_subtitle = Content(" · ".join(part for part in (factor, slot.note)
+                                                      if part))
         self.set_reactive(TensorView.cursor, self._clip(cursor if cursor is not None
                                                          else self.cursor))
         self.refresh()
 
     def _clip(self, index: tuple) -> tuple:
-        if self._array is None or self._array.ndim == 0:
-            return ()
-        shape = self._array.shape
-        index = tuple(index)[-len(shape):] if index else ()
-        index = (0,) * (len(shape) - len(index)) + tuple(index)
-        return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))
+        return () if self._array is None else clip_index(index, self._array.shape)
 
     @property
     def value_at_cursor(self) -> float | None:
@@ -144,7 +142,11 @@ class TensorView(Widget, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None or self._array is None or self._array.ndim == 0:
+        if self._array is not None and self._array.ndim == 0:
+            self._select(())  # a number: the whole panel is its one element
+            self.focus()
+            return
+        if offset is None or self._array is None:
             return
         row_line = offset.y - getattr(self, "_top", 1)  # slice line and column header
         if not 0 <= row_line < len(self._rows) or self._rows[row_line] is None:
@@ -165,6 +167,10 @@ class TensorView(Widget, can_focus=True):
         return super().refresh(*args, **kwargs)
 
     def on_focus(self) -> None:
+        """Tabbing into a panel selects it: its element is what the card works through
+        and what a tool acts on."""
+        if self.slot is not None:
+            self.post_message(self.CellSelected(self, tuple(self.cursor)))
         self.refresh()
 
     def on_blur(self) -> None:

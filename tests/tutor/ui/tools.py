@@ -1,0 +1,15 @@
+"""Reading the stepper's tool area in tests."""
+
+from __future__ import annotations
+
+from tutor.ui.tools.base import ToolArea
+
+
+def shown_tool(screen):
+    """The tool whose pane is open under the tensors (None if none is)."""
+    return screen.query_one(ToolArea).shown
+
+
+def tool_text(screen) -> str:
+    tool = shown_tool(screen)
+    return tool.plain if tool is not None else ""
