@@ -133,7 +133,7 @@ def _dispatch(args, lesson: str | None) -> int:
         from tutor.commands.lessons import run_lessons
         return run_lessons(args)
     if command == "progress":
-        from tutor.commands.lessons import run_progress
+        from tutor.commands.progress import run_progress
         return run_progress(args)
     if command == "train":
         from tutor.commands.train import run_train

@@ -1,0 +1,1 @@
+"""One module per ``tutor`` subcommand, imported when that command runs."""

@@ -1,0 +1,1 @@
+"""The screens: lesson list, stepper, lesson, quiz, help, learning-rate lab, training."""
