@@ -77,6 +77,8 @@ class Transformer:
     """``Transformer(config, seed=0)``: deterministic weights; ``run`` records a pass."""
 
     def __init__(self, config: ModelConfig, seed: int = 0, params: dict | None = None):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a whole number ≥ 0, got {seed!r}")
         self.config = config
         self.seed = seed
         self.pe = positional_encoding(config.max_len, config.d_model)

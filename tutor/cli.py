@@ -13,10 +13,47 @@ COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch"
             "home")
 
 
+MAX_SEED = 2**63 - 1
+MAX_STEPS = 10_000_000
+
+
+class Parser(argparse.ArgumentParser):
+    """One line for a mistake (naming the flag), exit status 2: no usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} -h)\n")
+
+
+def whole(low: int, high: int):
+    """An argparse type: a whole number in [low, high]."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+    return convert
+
+
+def positive(text: str) -> float:
+    """An argparse type: a positive finite number."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tutor import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tutor",
         description="Step through a tiny encoder–decoder transformer, forward and backward, "
                     "one operation at a time.",
@@ -25,17 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"transformer-tutor {__version__}")
     parser.add_argument("--notes", type=Path, metavar="PATH",
                         help="append notes (key m) to this Markdown file")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def model_options(p):
-        p.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+        p.add_argument("--seed", type=whole(0, MAX_SEED), default=0,
+                       help="weight seed (default 0)")
         p.add_argument("--weights", type=Path, metavar="NPZ",
                        help="load trained weights saved by `tutor train`")
         p.add_argument("--src", metavar="IDS", help="source token ids, e.g. 3,1,4,1,5")
         p.add_argument("--tgt", metavar="IDS", help="target token ids (default: src reversed)")
         p.add_argument("--config", metavar="K=V,...",
                        help="model sizes, e.g. d_model=16,n_heads=2 (see `tutor explore -h`)")
-        p.add_argument("--lr", type=float, default=0.1, help="learning rate of the update phase")
+        p.add_argument("--lr", type=positive, default=0.1,
+                       help="learning rate of the update phase")
 
     p = sub.add_parser("explore", help="step through the default tiny model (no lesson)")
     model_options(p)
@@ -43,15 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("trace", help="print every step of a run, one line each (no UI)")
     model_options(p)
-    p.add_argument("--backward", action="store_true", help="only the backward pass")
-    p.add_argument("--forward", action="store_true", help="only the forward pass")
+    phase = p.add_mutually_exclusive_group()
+    phase.add_argument("--backward", action="store_true", help="only the backward pass")
+    phase.add_argument("--forward", action="store_true", help="only the forward pass")
     p.add_argument("--scope", metavar="PATTERN",
                    help="only steps whose name matches, e.g. 'decoder.layers.0.*' or 'softmax'")
     p.add_argument("--lesson", metavar="LESSON", help="trace a lesson's scenario instead")
 
     p = sub.add_parser("check", help="check the engine against PyTorch (needs torch)")
-    p.add_argument("--configs", type=int, default=3, help="random configurations besides the "
-                   "default (default 3)")
+    p.add_argument("--configs", type=whole(0, 100), default=3,
+                   help="random configurations besides the default (default 3)")
 
     p = sub.add_parser("lessons", help="list the lessons, or --check lesson files")
     p.add_argument("--check", nargs="?", const="", metavar="DIR",
@@ -63,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the model on a toy task and save the weights")
     p.add_argument("--task", choices=("copy", "reverse", "sort"), default="reverse")
-    p.add_argument("--steps", type=int, default=None, help="training steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--steps", type=whole(1, MAX_STEPS), default=None, help="training steps")
+    p.add_argument("--seed", type=whole(0, MAX_SEED), default=0)
+    p.add_argument("--lr", type=positive, default=None, help="learning rate")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--out", type=Path, metavar="PATH", help="where to save the weights (.npz)")
     p.add_argument("--ui", action="store_true", help="train in the TUI with a live loss plot")
@@ -87,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the weights `tutor train --task TASK` saved (default reverse)")
     p.add_argument("--weights", type=Path, metavar="NPZ", help="use these weights instead")
     p.add_argument("--src", metavar="IDS", help="source digits, e.g. 3,1,4,1,5,9")
-    p.add_argument("--temperature", type=float, default=None,
+    p.add_argument("--temperature", type=positive, default=None,
                    help="sample with this temperature instead of taking the argmax")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="sampling seed")
 
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
     return parser

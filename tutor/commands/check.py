@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
@@ -32,14 +30,11 @@ def random_configs(count: int, rng: np.random.Generator) -> list[tuple[ModelConf
 
 def run_check(args) -> int:
     """Every configuration's loss and gradients against torch; 0 when all match, 1 when
-    one does not (or torch is missing), 2 for a bad argument."""
+    one does not (or torch is missing)."""
     from engine import pytorch
     from engine.pytorch import twin
 
-    console = Console(highlight=False)
-    if args.configs < 0:
-        print(f"tutor check: --configs must be 0 or more, got {args.configs}", file=sys.stderr)
-        return 2
+    console = Console(highlight=False, emoji=False)
     try:
         pytorch.import_torch()
     except pytorch.TorchMissing as error:

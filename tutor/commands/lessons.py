@@ -16,11 +16,11 @@ from tutor.storage.progress import ProgressStore
 
 
 def plain_console() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def error_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def run_lessons(args) -> int:
@@ -34,10 +34,9 @@ def check_command(directory: Path | None) -> int:
     """Every problem on its own line, then the summary; 1 when anything is wrong."""
     console = plain_console()
     if directory is not None and not directory.is_dir():
-        console.print(f"{directory}: no such folder (give the folder that holds the "
-                      "NN-slug.toml files)", markup=False)
-        console.print("0 lessons, 0 quizzes, 1 problem", markup=False)
-        return 1
+        print(f"tutor lessons: --check {directory}: no such folder (give the folder that holds "
+              "the NN-slug.toml files)", file=sys.stderr)
+        return 2
     from tutor.lessons.run import weights_resolver  # trained weights, when `tutor train` made them
     report = check_lessons(directory, weights_resolver)
     for problem in report.problems:

@@ -83,6 +83,9 @@ def load_file(path: Path):
         if error.name == "torch":
             raise TorchCliError(_torch_missing_message()) from error
         raise _raised(f"importing {path.name}", error, path) from error
+    except SystemExit as error:
+        raise TorchCliError(f"importing {path.name} called sys.exit({error.code!r}){_user_line(error, path)}; "
+                            "put the script part under `if __name__ == \"__main__\":`") from error
     except Exception as error:
         raise _raised(f"importing {path.name}", error, path) from error
     finally:
@@ -195,6 +198,9 @@ def prepare(args):
     label = f"{factory.__name__}()"
     try:
         result = factory()
+    except SystemExit as error:
+        raise TorchCliError(f"{label} called sys.exit({error.code!r}){_user_line(error, path)}") \
+            from error
     except Exception as error:
         raise _raised(label, error, path) from error
     model, inputs, loss_fn = unpack(result, label, torch)
@@ -230,7 +236,7 @@ def print_trace(console: Console, timeline: Timeline, title: str, notes: list[st
 
 def run_torch(args) -> int:
     """Record FILE.py's model, then print it (``--trace``) or open the stepper on it."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     try:
         timeline, title, notes = prepare(args)
     except TorchCliError as error:

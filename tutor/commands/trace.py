@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -50,17 +51,26 @@ def matches(step, pattern: str | None) -> bool:
     return pattern in step.name
 
 
+MODEL_OPTIONS = {"src": "--src", "tgt": "--tgt", "config": "--config",
+                 "weights": "--weights"}
+
+
 def run_trace(args) -> int:
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     try:
-        if getattr(args, "lesson", None):
+        if getattr(args, "lesson", None) is not None:
+            given = [flag for name, flag in MODEL_OPTIONS.items()
+                     if getattr(args, name, None) is not None]
+            if given:
+                raise SessionError(f"{given[0]} chooses the explore model's run; a lesson "
+                                   "brings its own (leave out --lesson, or the option)")
             from tutor.lessons.run import lesson_timeline
             timeline, title = lesson_timeline(args.lesson)
         else:
             session = explore_session(args)
             timeline, title = session.timeline, session.title
     except (SessionError, ValueError, LookupError) as error:
-        console.print(f"[red]error:[/] {error}")
+        print(f"tutor trace: {error}", file=sys.stderr)
         return 2
     phases = {"forward", "backward", "update"}
     if args.backward:
@@ -74,6 +84,6 @@ def run_trace(args) -> int:
             console.print(step_line(timeline, step))
             shown += 1
     if shown == 0:
-        console.print(f"[yellow]no step matches[/] {args.scope!r}")
+        print(f"tutor trace: no step matches {args.scope!r}", file=sys.stderr)
         return 1
     return 0

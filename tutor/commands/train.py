@@ -10,7 +10,6 @@ weights. Bad arguments get one line and exit status 2.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -33,16 +32,10 @@ class BadArgument(ValueError):
 
 
 def check_arguments(args) -> tuple[int, float, int, Path]:
-    """(steps, lr, seed, output path), or BadArgument naming the problem."""
+    """(steps, lr, seed, output path) with the defaults filled in, or BadArgument naming
+    the problem (argparse has checked each value's type and range)."""
     steps = DEFAULT_STEPS if args.steps is None else args.steps
-    if steps < 1:
-        raise BadArgument(f"--steps must be at least 1, got {steps}")
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    if not (lr > 0 and math.isfinite(lr)):
-        raise BadArgument(f"--lr must be a positive number, got {lr} "
-                          f"(try {DEFAULT_LR[args.optimizer]} for {args.optimizer})")
-    if args.seed < 0:
-        raise BadArgument(f"--seed must be 0 or more, got {args.seed}")
     out = args.out if args.out is not None else trained_weights(args.task)
     check_writable(Path(out).expanduser())
     return steps, float(lr), args.seed, Path(out).expanduser()
@@ -80,8 +73,8 @@ def _progress_bar(console: Console) -> Progress:
 
 
 def run_train(args) -> int:
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, emoji=False)
+    errors = Console(stderr=True, highlight=False, emoji=False)
     try:
         steps, lr, seed, out = check_arguments(args)
     except BadArgument as problem:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Decoding, ModelConfig, Run, Transformer
-from engine.config import check_size
+from engine.config import TokenError, check_size, check_tokens
 from engine.optim import sgd_updates
 from engine.timeline import Timeline
 
@@ -35,14 +35,26 @@ class Session:
     notes: list[str] | None = None  # what a PyTorch recording could not do, said once
 
 
+MAX_ID = 10**9  # far above any vocabulary, far below what would overflow an array
+
+
 def parse_ids(text: str, option: str) -> list[int]:
+    """``3,1,4`` (or ``3 1 4``) → [3, 1, 4]; anything else is a ``SessionError`` naming
+    ``option``."""
+    parts = text.replace(",", " ").split()
+    if not parts:
+        raise SessionError(f"{option} is empty; give token ids such as 3,1,4")
+    if "," in text and any(not p.strip() for p in text.split(",")):
+        raise SessionError(f"{option} has an empty place between commas: {text!r}")
     try:
-        ids = [int(part) for part in text.replace(" ", ",").split(",") if part]
+        ids = [int(part) for part in parts]
     except ValueError:
         raise SessionError(f"{option} must be token ids separated by commas, e.g. 3,1,4 "
                            f"(got {text!r})") from None
-    if not ids:
-        raise SessionError(f"{option} is empty; give token ids such as 3,1,4")
+    bad = next((i for i in ids if not 0 <= i <= MAX_ID), None)
+    if bad is not None:
+        raise SessionError(f"{option}: token {bad} is not a token id (ids are whole numbers "
+                           "from 0 up to the vocabulary size)")
     return ids
 
 
@@ -81,18 +93,30 @@ def load_model(args) -> Transformer:
     return Transformer(parse_config(getattr(args, "config", None)), seed=getattr(args, "seed", 0))
 
 
+def _tokens(ids: list[int], option: str, config: ModelConfig) -> np.ndarray:
+    try:
+        return check_tokens(option, [ids], config)
+    except TokenError as error:
+        raise SessionError(str(error)) from None
+
+
 def explore_session(args) -> Session:
     """The default run: source ``3 1 4 1 5 9 2 6``, target the same reversed."""
     model = load_model(args)
     config = model.config
-    src = parse_ids(args.src, "--src") if getattr(args, "src", None) else list(DEFAULT_SRC)
-    src = [i % config.vocab_size for i in src] if not getattr(args, "src", None) else src
-    tgt = parse_ids(args.tgt, "--tgt") if getattr(args, "tgt", None) else src[::-1]
+    src_text, tgt_text = getattr(args, "src", None), getattr(args, "tgt", None)
+    if src_text is None:
+        src = [i % config.vocab_size for i in DEFAULT_SRC][:config.max_len]
+    else:
+        src = parse_ids(src_text, "--src")
+    tgt = src[::-1] if tgt_text is None else parse_ids(tgt_text, "--tgt")
+    src_array = _tokens(src, "--src", config)
+    tgt_array = _tokens(tgt, "--tgt", config)
     start = START_TOKEN if START_TOKEN < config.vocab_size else 0
-    tgt_in = [start] + tgt[:-1]
+    tgt_in = np.concatenate([[[start]], tgt_array[:, :-1]], axis=1)
     lr = getattr(args, "lr", 0.1)
     try:
-        run = model.run(np.array([src]), np.array([tgt_in]), np.array([tgt]))
+        run = model.run(src_array, tgt_in, tgt_array)
         updates = sgd_updates(model.params, run.grads, lr)
     except ValueError as error:
         raise SessionError(str(error)) from None

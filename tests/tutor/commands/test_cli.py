@@ -58,8 +58,10 @@ def test_check_without_torch_says_how_to_install(capsys, monkeypatch):
 
 
 def test_check_refuses_a_negative_number_of_configs(capsys):
-    assert main(["check", "--configs", "-1"]) == 2
-    assert "--configs must be 0 or more, got -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        main(["check", "--configs", "-1"])
+    assert stopped.value.code == 2
+    assert "--configs: must be between 0 and 100, got -1" in capsys.readouterr().err
 
 
 def test_trace_filters_by_scope_and_phase(capsys):
@@ -78,7 +80,7 @@ def test_trace_marks_accumulation_and_counts_every_step(capsys):
 
 def test_trace_with_no_match_says_so(capsys):
     assert main(["trace", "--scope", "no-such-op"]) == 1
-    assert "no step matches" in capsys.readouterr().out
+    assert "no step matches" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -52,9 +52,9 @@ def test_check_broken_lessons_prints_each_problem_and_exits_1(home, capsys):
 
 
 def test_check_a_missing_folder(home, capsys, tmp_path):
-    assert main(["lessons", "--check", str(tmp_path / "nope")]) == 1
-    out = capsys.readouterr().out
-    assert "nope: no such folder" in out and out.strip().endswith("1 problem")
+    assert main(["lessons", "--check", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "nope: no such folder" in err and len(err.strip().splitlines()) == 1
 
 
 def test_list_shows_lessons_and_progress(home, capsys):
