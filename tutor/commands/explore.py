@@ -15,12 +15,11 @@ def run_stepper(timeline, title: str, notes: list[str] | None = None) -> int:
 def run_session(session: Session, notes_path=None) -> int:
     from engine.memory import reuse_freed_memory
 
-    from tutor.ui.app import TutorApp
+    from tutor.ui.app import TutorApp, run_app
     from tutor.ui.screens.stepper import StepperScreen
 
     reuse_freed_memory()
-    TutorApp(lambda: StepperScreen(session), notes_path=notes_path).run()
-    return 0
+    return run_app(TutorApp(lambda: StepperScreen(session), notes_path=notes_path))
 
 
 def run_explore(args) -> int:

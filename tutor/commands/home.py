@@ -14,22 +14,21 @@ def _store():
 def open_home(args) -> int:
     from engine.memory import reuse_freed_memory
 
-    from tutor.ui.app import TutorApp
+    from tutor.ui.app import TutorApp, run_app
     from tutor.lessons.catalog import load_lessons
     from tutor.ui.screens.home import HomeScreen
 
     lessons, problems = load_lessons()
     store = _store()
     reuse_freed_memory()
-    TutorApp(lambda: HomeScreen(lessons, store, problems),
-             notes_path=getattr(args, "notes", None)).run()
-    return 0
+    return run_app(TutorApp(lambda: HomeScreen(lessons, store, problems),
+                            notes_path=getattr(args, "notes", None)))
 
 
 def open_lesson(query: str, args) -> int:
     from engine.memory import reuse_freed_memory
 
-    from tutor.ui.app import TutorApp
+    from tutor.ui.app import TutorApp, run_app
     from tutor.lessons.run import lesson_by_query, start
     from tutor.lessons.catalog import LessonNotFound
     from tutor.ui.screens.lesson import LessonScreen
@@ -45,5 +44,5 @@ def open_lesson(query: str, args) -> int:
         return 2
     store = _store()
     reuse_freed_memory()
-    TutorApp(lambda: LessonScreen(run, store), notes_path=getattr(args, "notes", None)).run()
-    return 0
+    return run_app(TutorApp(lambda: LessonScreen(run, store),
+                            notes_path=getattr(args, "notes", None)))

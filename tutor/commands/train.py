@@ -10,6 +10,7 @@ weights. Bad arguments get one line and exit status 2.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -82,8 +83,6 @@ def run_train(args) -> int:
         return EXIT_BAD_ARGUMENTS
     reuse_freed_memory()  # each step frees and reallocates the same big arrays
     if getattr(args, "ui", False):
-        from tutor.ui.screens.training import run_training_view
-
         return run_training_view(args.task, steps, seed, lr, args.optimizer, out)
     console.print(f"training {args.task} (seed {seed}, {args.optimizer}, lr {lr:g}, "
                   f"{steps} steps)", markup=False, soft_wrap=True)
@@ -125,3 +124,35 @@ def run_train(args) -> int:
                   markup=False, soft_wrap=True)
     console.print(f"weights saved to {out}", markup=False, soft_wrap=True)
     return 0
+
+
+def run_training_view(task: str, steps: int, seed: int, lr: float, optimizer: str,
+                      out: Path | None) -> int:
+    """``tutor train --ui``: the training view; after it closes, one line on what happened.
+    Exit status 0 when the weights were saved, 130 when training was stopped before the end
+    (nothing saved), 1 when it failed."""
+    from engine.train import Trainer
+    from tutor.ui.app import TutorApp, run_app
+    from tutor.ui.screens.training import TrainingScreen
+
+    run = Trainer(task, steps, seed=seed, lr=lr, optimizer=optimizer)
+    screens: list = []
+
+    def make():
+        screens.append(TrainingScreen(run, out))
+        return screens[0]
+
+    if run_app(TutorApp(make)):
+        return 1  # a crash: run_app said where its log is
+    screen = screens[0] if screens else None
+    if screen is not None and screen.saved is not None:
+        accuracy = run.accuracies[-1][1] if run.accuracies else math.nan
+        print(f"held-out exact match: {accuracy * 100:.1f}%  ({run.steps_done} steps)")
+        print(f"weights saved to {screen.saved}")
+        return 0
+    if screen is not None and screen.problem:
+        print(f"tutor train: {screen.problem}")
+        return 1
+    kept = " (the file already there is unchanged)" if out is not None and out.exists() else ""
+    print(f"stopped at step {run.steps_done} of {run.steps}: nothing saved to {out}{kept}")
+    return 130

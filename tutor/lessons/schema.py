@@ -90,6 +90,9 @@ def read_toml(file, display: str, problems: list) -> dict | None:
     except tomllib.TOMLDecodeError as error:
         problems.append(Problem(display, "TOML", f"syntax error: {error}"))
         return None
+    except RecursionError:
+        problems.append(Problem(display, "TOML", "a value nests arrays or tables far too deeply"))
+        return None
 
 
 class _Checker:

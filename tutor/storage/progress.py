@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ VERSION = 1
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"
 LOCK_TIMEOUT = 5.0
+MAX_BYTES = 4 << 20  # a learner's progress is a few kilobytes
 RESULT_RANK = {"skipped": 0, "wrong": 1, "correct_after_hints": 2, "correct": 3}
 
 
@@ -65,7 +67,8 @@ class _Damaged(ValueError):
 # the shape of the file ----------------------------------------------------------------
 
 def checked(data) -> dict:
-    """``data`` if it is a version-1 progress record, else ``_Damaged`` with the reason."""
+    """``data`` if it is a version-1 progress record with every field of its type, else
+    ``_Damaged`` with the reason (so a file that passes can never crash the tutor later)."""
     if not isinstance(data, dict):
         raise _Damaged("it is not a JSON object")
     if data.get("version") != VERSION:
@@ -79,25 +82,54 @@ def checked(data) -> dict:
     if not isinstance(lessons, dict):
         raise _Damaged("lessons is not an object")
     for lesson_id, entry in lessons.items():
-        where = f"lessons[{lesson_id!r}]"
-        if not isinstance(entry, dict):
-            raise _Damaged(f"{where} is not an object")
-        if not isinstance(entry.get("done", False), bool):
-            raise _Damaged(f"{where}.done is not true/false")
-        position = entry.get("position")
-        if position is not None and not (
-                isinstance(position, dict) and _is_int(position.get("index"))
-                and isinstance(position.get("name"), str)):
-            raise _Damaged(f"{where}.position is not {{index, name}}")
-        quizzes = entry.get("quizzes", {})
-        if not isinstance(quizzes, dict):
-            raise _Damaged(f"{where}.quizzes is not an object")
-        for quiz_id, result in quizzes.items():
-            if not (isinstance(result, dict) and result.get("result") in RESULT_RANK
-                    and _is_int(result.get("attempts")) and _is_int(result.get("hints"))
-                    and isinstance(result.get("seconds", 0), (int, float))):
-                raise _Damaged(f"{where}.quizzes[{quiz_id!r}] is not a quiz result")
+        _check_lesson(entry, f"lessons[{lesson_id!r}]")
     return {"version": VERSION, "last_lesson": data.get("last_lesson"), "lessons": lessons}
+
+
+def _check_lesson(entry, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise _Damaged(f"{where} is not an object")
+    unknown = set(entry) - {"done", "done_at", "position", "quizzes"}
+    if unknown:
+        raise _Damaged(f"{where} has an unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(entry.get("done", False), bool):
+        raise _Damaged(f"{where}.done is not true/false")
+    if not isinstance(entry.get("done_at", ""), str):
+        raise _Damaged(f"{where}.done_at is not a time")
+    position = entry.get("position")
+    if position is not None and not (
+            isinstance(position, dict) and _is_int(position.get("index"))
+            and position["index"] >= 0 and isinstance(position.get("name"), str)):
+        raise _Damaged(f"{where}.position is not {{index, name}}")
+    quizzes = entry.get("quizzes", {})
+    if not isinstance(quizzes, dict):
+        raise _Damaged(f"{where}.quizzes is not an object")
+    for quiz_id, result in quizzes.items():
+        _check_result(result, f"{where}.quizzes[{quiz_id!r}]")
+
+
+def _check_result(result, where: str) -> None:
+    fields = {"result", "attempts", "hints", "seconds", "at", "best"}
+    if not isinstance(result, dict):
+        raise _Damaged(f"{where} is not a quiz result")
+    why = None
+    if set(result) - fields:
+        why = f"unknown field {sorted(set(result) - fields)[0]!r}"
+    elif not all(isinstance(r, str) and r in RESULT_RANK
+                 for r in (result.get("result"), result.get("best", "skipped"))):
+        why = "an unknown result"
+    elif not (_is_int(result.get("attempts")) and _is_int(result.get("hints"))
+              and result["attempts"] >= 0 and result["hints"] >= 0):
+        why = "attempts or hints that are not counts"
+    else:
+        seconds = result.get("seconds", 0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+                not 0 <= seconds < float("inf"):
+            why = "seconds that are not a duration"
+        elif not isinstance(result.get("at", ""), str):
+            why = "a time that is not text"
+    if why:
+        raise _Damaged(f"{where} is not a quiz result ({why})")
 
 
 def _is_int(x) -> bool:
@@ -146,9 +178,11 @@ class ProgressStore:
 
     def _read(self, move_damaged: bool) -> dict:
         try:
-            raw = self.path.read_bytes()
+            raw = self._read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return empty()
+        except _Damaged as damage:
+            return self._damaged(str(damage), move_damaged)
         except OSError as error:
             return self._damaged(f"it cannot be read ({error.strerror or error})", move_damaged)
         try:
@@ -161,9 +195,34 @@ class ProgressStore:
             except json.JSONDecodeError as error:
                 raise _Damaged(f"it is not valid JSON ({error.msg} at line {error.lineno})") \
                     from None
+            except RecursionError:
+                raise _Damaged("it nests lists or objects far too deeply") from None
             return checked(data)
         except _Damaged as damage:
             return self._damaged(str(damage), move_damaged)
+
+    def _read_bytes(self) -> bytes:
+        """The file's bytes, if it is a regular file of a sane size: a FIFO, a device or a
+        link to one is damaged, not something to wait on or read forever."""
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _Damaged("it is not a regular file")
+            if info.st_size > MAX_BYTES:
+                raise _Damaged(f"it is {info.st_size:,} bytes, far more than progress needs")
+            chunks, size = [], 0
+            while size <= MAX_BYTES:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > MAX_BYTES:
+                raise _Damaged("it grew past the size progress ever needs while being read")
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def _damaged(self, reason: str, move: bool) -> dict:
         if move:
@@ -218,7 +277,9 @@ class ProgressStore:
         files a killed save left behind can go."""
         remove_stale_temporaries(self.directory)
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        atomic_write(self.path, text.encode("utf-8"))
+        # through a symlink, the file it points to is replaced and the link kept
+        target = self.path.resolve() if self.path.is_symlink() else self.path
+        atomic_write(target, text.encode("utf-8"))
 
     def save(self) -> str | None:
         """Write this session's unsaved changes (merged with what is on disk now)."""

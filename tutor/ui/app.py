@@ -1,11 +1,29 @@
-"""The Textual app: one class, opening whichever screen the command asked for."""
+"""The Textual app: one class, opening whichever screen the command asked for, and the
+one way a command runs it (``run_app``: a crash exits non-zero and says where its log is).
+"""
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Callable
+from datetime import datetime
 
 from textual.app import App
-from textual.screen import Screen
+from textual.command import CommandPalette
+from textual.screen import ModalScreen, Screen
+
+
+class StepFinder(CommandPalette):
+    """``g`` and ``ctrl+p``: go to a step by name (the only commands the tutor offers)."""
+
+    def _action_command_list(self, action: str) -> None:
+        # PageDown with no matches (or before the list is laid out) raises inside
+        # Textual's OptionList; a key must never take the tutor down.
+        try:
+            super()._action_command_list(action)
+        except (KeyError, IndexError):
+            pass
 
 
 class TutorApp(App):
@@ -13,7 +31,7 @@ class TutorApp(App):
 
     TITLE = "transformer-tutor"
     CSS_PATH = "tutor.tcss"
-    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = set()  # no Quit/Theme/Screenshot: the palette finds steps (StepperScreen's)
 
     def __init__(self, make_screen: Callable[[], Screen], notice: str | None = None,
                  notes_path=None) -> None:
@@ -21,8 +39,50 @@ class TutorApp(App):
         self._make_screen = make_screen
         self._notice = notice
         self.notes_path = notes_path  # None: the default notes file in the data directory
+        self.crash: str | None = None  # the traceback, when something failed
 
     def on_mount(self) -> None:
         self.push_screen(self._make_screen())
         if self._notice:
             self.notify(self._notice, severity="warning", timeout=8)
+
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Never markup: messages carry paths, lesson text and what the learner typed."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def action_command_palette(self) -> None:
+        """The step finder, over a stepper only and never on top of another modal."""
+        screen = self.screen
+        if CommandPalette.is_open(self) or isinstance(screen, ModalScreen):
+            return
+        if not getattr(screen, "COMMANDS", None):
+            return
+        self.push_screen(StepFinder(id="--command-palette"))
+
+    def _handle_exception(self, error: Exception) -> None:
+        self.crash = "".join(traceback.format_exception(error))
+        super()._handle_exception(error)
+
+
+def run_app(app: TutorApp) -> int:
+    """Run the app; 0 when it ended normally. A crash is written to a log in the data
+    directory and named in one line on stderr, with exit status 1."""
+    app.run()
+    if app.crash is None:
+        return app.return_code or 0
+    from tutor.storage.paths import data_dir
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        folder = data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / f"crash-{stamp}.log"
+        log.write_text(app.crash, encoding="utf-8")
+        where = f"the details are in {log}"
+    except OSError:
+        where = "the details are above"
+    last = app.crash.strip().splitlines()[-1] if app.crash.strip() else "an error"
+    print(f"tutor stopped because of an error ({last}); {where}. Please report it.",
+          file=sys.stderr)
+    return 1

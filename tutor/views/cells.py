@@ -4,6 +4,7 @@ and which rows/columns are shown when a tensor is larger than its panel."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,3 +100,111 @@ def clip_index(index: tuple, shape: tuple) -> tuple:
     index = tuple(index)[-len(shape):] if index else ()
     index = (0,) * (len(shape) - len(index)) + index
     return tuple(min(max(int(i), 0), n - 1) for i, n in zip(index, shape))
+
+
+def panel_exponent(values: np.ndarray) -> int:
+    """The power of ten a panel's numbers are written under (0: none), numpy style.
+
+    Numbers of order 0.01 … 1000 need none. A panel of tiny or huge numbers is written
+    as multiples of 10^e so the largest keeps three digits. A panel of small numbers
+    (all below 0.1, gradients say) that also holds some a thousand times smaller than
+    its unit — which would print as ``+2e-04``, one digit — gets a unit a hundred times
+    smaller, so those keep three digits too (``+83.00 -0.804`` ×1e-3, not ``+0.083 -8e-04``).
+    """
+    values = np.asarray(values, dtype=float)
+    finite = np.abs(values[np.isfinite(values) & (values != 0)])
+    if not finite.size:
+        return 0
+    scale, smallest = float(finite.max()), float(finite.min())
+    top = math.floor(math.log10(scale))
+    exponent = common_exponent(scale)
+    if scale < 0.1 and smallest < 1e-3 * 10.0 ** exponent:
+        exponent = min(exponent, top - 2)
+    return exponent
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One piece of a panel line: ``kind`` is "value", "axis" (an index label), "gap"
+    or "more" (an ellipsis); ``index`` is the element a value cell shows."""
+
+    text: str
+    kind: str
+    index: tuple | None = None
+
+
+def panel_lines(array: np.ndarray, cursor: tuple, width: int, height: int,
+                exponent: int = 0) -> list[list[Cell]]:
+    """The lines a panel of ``width`` × ``height`` shows of ``array`` (1-D or 2-D; a
+    higher-rank tensor's current slice is passed in as 2-D).
+
+    A vector of up to ``SHORT`` entries is never elided: it wraps over lines, each
+    starting with the index of its first entry. Longer vectors and matrices are
+    elided numpy-style around the cursor (``visible``), with index labels that line up.
+    Only the cells shown are written (a large tensor costs no more than a small one).
+    """
+    integer = array.dtype.kind in "iub"
+    unit = 10.0 ** exponent
+
+    def text(index) -> str:
+        value = array[index]
+        return str(int(value)) if integer else cell_text(float(value) / unit)
+
+    cw = CELL_WIDTH
+    if integer and array.size:
+        cw = max(len(str(int(array.min()))), len(str(int(array.max())))) + 1
+    if array.ndim == 1:
+        return _vector_lines(text, array.shape[0], cursor[-1] if cursor else 0, width, cw)
+    n_rows, n_cols = array.shape
+    row_cursor, col_cursor = (cursor[-2], cursor[-1]) if len(cursor) >= 2 else (0, 0)
+    label = len(str(n_rows - 1))
+    cols = _columns(n_cols, width - label, cw, col_cursor)
+    rows = visible(n_rows, max(height - 1, 1), row_cursor)
+    lines = [[Cell(" " * label, "gap")] + [Cell(ELLIPSIS if c is None else str(c).rjust(cw), "axis")
+                                           for c in cols]]
+    for r in rows:
+        if r is None:
+            lines.append([Cell(" " * (label - 1) + "⋮", "more")])
+            continue
+        line = [Cell(str(r).rjust(label), "axis")]
+        for c in cols:
+            line.append(Cell(ELLIPSIS, "more") if c is None else
+                        Cell(text((r, c)).rjust(cw), "value", (r, c)))
+        lines.append(line)
+    return lines
+
+
+ELLIPSIS = " …"  # an elided run of columns: narrow, so the shown numbers get the room
+
+
+def _columns(n: int, width: int, cw: int, cursor: int) -> list[int | None]:
+    """Which of ``n`` columns of ``cw`` fit in ``width``, an elision costing 2 columns."""
+    if n * cw <= width:
+        return list(range(n))
+    slots = max(width - len(ELLIPSIS), 0) // cw
+    shown = visible(n, slots + 1, cursor)  # visible() counts the ellipsis as one slot
+    while sum(cw if c is not None else len(ELLIPSIS) for c in shown) > width and slots > 0:
+        slots -= 1
+        shown = visible(n, slots + 1, cursor)
+    return shown
+
+
+SHORT = 16  # vectors this long are shown whole, wrapped if need be
+
+
+def _vector_lines(text, n: int, cursor: int, width: int, cw: int) -> list[list[Cell]]:
+    label = len(str(n - 1)) + 1
+    per_line = max(1, (width - label) // cw)
+    if n <= per_line:  # one line, under its indices
+        header = [Cell(str(i).rjust(cw), "axis") for i in range(n)]
+        return [header, [Cell(text((i,)).rjust(cw), "value", (i,)) for i in range(n)]]
+    if n <= SHORT:  # wrapped: each line starts with its first index
+        return [[Cell(f"{start}:".rjust(label), "axis")] +
+                [Cell(text((i,)).rjust(cw), "value", (i,))
+                 for i in range(start, min(start + per_line, n))]
+                for start in range(0, n, per_line)]
+    cols = _columns(n, width, cw, cursor)
+    header = [Cell(ELLIPSIS if c is None else str(c).rjust(cw), "axis") for c in cols]
+    values = [Cell(ELLIPSIS, "more") if c is None else
+              Cell(text((c,)).rjust(cw), "value", (c,)) for c in cols]
+    return [header, values]

@@ -226,29 +226,30 @@ def build_view(timeline: Timeline, position: int | None = None) -> StepView:
         shapes = [(f"{letter} = {name}", shape) for letter, (name, shape) in zip(letters, shapes)]
     if step.phase == "forward":
         for i, x in enumerate(node.inputs):
-            slots.append(TensorSlot(PanelKey(Role.INPUT, i), f"input {names[x.id]}", x.name,
+            slots.append(TensorSlot(PanelKey(Role.INPUT, i), f"{names[x.id]} · input", x.name,
                                     x.value, x))
-        slots.append(TensorSlot(PanelKey(Role.OUTPUT), f"output {out}", node.output.name,
+        slots.append(TensorSlot(PanelKey(Role.OUTPUT), f"{out} · output", node.output.name,
                                 node.output.value, node.output))
     else:
         b = step.backward
-        slots.append(TensorSlot(PanelKey(Role.UPSTREAM), f"upstream ∂L/∂{out}",
+        slots.append(TensorSlot(PanelKey(Role.UPSTREAM), f"∂L/∂{out} · upstream",
                                 node.output.name, b.upstream, node.output))
         for c in b.contributions:
             name = names[c.tensor.id]
             note = "adds to the gradient already there" if c.accumulates else ""
             slots.append(TensorSlot(PanelKey(Role.DOWNSTREAM, c.input_index),
-                                    f"downstream ∂L/∂{name}", c.tensor.name, c.value, c.tensor,
+                                    f"∂L/∂{name} · downstream", c.tensor.name, c.value, c.tensor,
                                     note))
             if c.accumulates:
                 accumulations.append(Accumulation(name, c.input_index, c.before, c.value, c.after))
                 slots.append(TensorSlot(PanelKey(Role.TOTAL, c.input_index),
-                                        f"total ∂L/∂{name} so far", c.tensor.name, c.after,
+                                        f"∂L/∂{name} · total so far", c.tensor.name, c.after,
                                         c.tensor))
         for i, x in enumerate(node.inputs):
             if not any(c.input_index == i for c in b.contributions):
                 slots.append(TensorSlot(PanelKey(Role.INPUT, i),
-                                        f"input {names[x.id]} (no gradient)", x.name, x.value, x))
+                                        f"{names[x.id]} · input, no gradient", x.name, x.value,
+                                        x))
     slots = _mark_noise(_mark_shape_only(timeline, slots))
     return StepView(
         position=position, total=len(timeline), phase=step.phase, name=step.name,
@@ -301,9 +302,9 @@ def _update_view(timeline: Timeline, step: Step) -> StepView:
     param = next((t for t in timeline.tape.tensors if t.kind == "param" and t.name == u.name),
                  None)
     w = short_name(param) if param is not None else u.name.split(".")[-1]
-    slots = [TensorSlot(PanelKey(Role.BEFORE), f"{w} before", u.name, u.before, param),
-             TensorSlot(PanelKey(Role.GRADIENT), f"gradient ∂L/∂{w}", u.name, u.grad, param),
-             TensorSlot(PanelKey(Role.AFTER), f"{w} after", u.name, u.after, param)]
+    slots = [TensorSlot(PanelKey(Role.BEFORE), f"{w} · before", u.name, u.before, param),
+             TensorSlot(PanelKey(Role.GRADIENT), f"∂L/∂{w} · gradient", u.name, u.grad, param),
+             TensorSlot(PanelKey(Role.AFTER), f"{w} · after", u.name, u.after, param)]
     if u.optimizer == "adam":
         formula = f"{w} ← {w} − lr · m̂ / (√v̂ + ε)"
         derivative = f"m̂, v̂: running averages of ∂L/∂{w} and its square (bias-corrected)"

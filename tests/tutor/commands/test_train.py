@@ -41,7 +41,7 @@ def test_out_optimizer_and_lr_are_used(tmp_path, capsys):
 
 
 def test_ui_flag_opens_the_training_view_with_the_checked_arguments(home, monkeypatch):
-    import tutor.ui.screens.training as training
+    import tutor.commands.train as training
 
     calls = []
     monkeypatch.setattr(training, "run_training_view", lambda *a: calls.append(a) or 0)

@@ -116,13 +116,13 @@ def test_damaged_files_are_moved_aside_reported_once_and_replaced(tmp_path, cont
 
 def test_a_file_that_cannot_be_read_is_moved_aside(tmp_path, monkeypatch):
     (tmp_path / "progress.json").write_text(json.dumps(VALID))
-    original = Path.read_bytes
+    original = os.open
 
-    def deny(self):
-        if self.name == "progress.json":
+    def deny(path, *args, **kwargs):
+        if Path(path).name == "progress.json":
             raise PermissionError(13, "Permission denied")
-        return original(self)
-    monkeypatch.setattr(Path, "read_bytes", deny)
+        return original(path, *args, **kwargs)
+    monkeypatch.setattr(os, "open", deny)
     store = ProgressStore(tmp_path)
     assert "cannot be read (Permission denied)" in store.warnings[0]
     assert len(list(tmp_path.glob("progress.json.corrupt-*"))) == 1
@@ -269,3 +269,67 @@ def test_reset_keeps_a_backup(tmp_path):
 def test_progress_module_never_deletes_the_file():
     source = Path(progress_module.__file__).read_text()
     assert "self.path.unlink" not in source and "os.remove(self.path" not in source
+
+
+# hostile files: each is "damaged" — backed up, reported, and the tutor starts -------------
+
+HOSTILE = {
+    "best-is-a-number": {"version": 1, "last_lesson": "a", "lessons": {"a": {"quizzes": {
+        "q": {"result": "correct", "attempts": 1, "hints": 0, "best": 3}}}}},
+    "best-is-a-list": {"version": 1, "last_lesson": "a", "lessons": {"a": {"quizzes": {
+        "q": {"result": "correct", "attempts": 1, "hints": 0, "best": ["correct"]}}}}},
+    "position-negative": {"version": 1, "last_lesson": "a", "lessons": {"a": {
+        "position": {"index": -4, "name": "forward:x"}}}},
+    "seconds-infinite": {"version": 1, "last_lesson": "a", "lessons": {"a": {"quizzes": {
+        "q": {"result": "wrong", "attempts": 1, "hints": 0, "seconds": 1e400}}}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_record_of_the_wrong_types_is_damaged_not_a_crash_later(tmp_path, name):
+    (tmp_path / "progress.json").write_text(json.dumps(HOSTILE[name]).replace("Infinity", "1e400"))
+    store = ProgressStore(tmp_path)
+    assert store.warnings and "moved it to progress.json.corrupt-" in store.warnings[0]
+    assert store.data["lessons"] == {}
+    store.record_quiz("a", "q", QuizResult("correct", 1, 0, 0.5))  # no crash: it is fresh
+    assert saved(tmp_path)["lessons"]["a"]["quizzes"]["q"]["best"] == "correct"
+
+
+def test_deeply_nested_json_is_damaged_not_a_recursion_error(tmp_path):
+    (tmp_path / "progress.json").write_text("[" * 100_000)
+    store = ProgressStore(tmp_path)
+    assert "nests lists or objects far too deeply" in store.warnings[0]
+
+
+def test_a_fifo_in_its_place_does_not_hang(tmp_path):
+    os.mkfifo(tmp_path / "progress.json")
+    started = time.monotonic()
+    store = ProgressStore(tmp_path)
+    assert time.monotonic() - started < 5
+    assert "not a regular file" in store.warnings[0]
+
+
+def test_a_link_to_dev_zero_is_not_read_forever(tmp_path):
+    (tmp_path / "progress.json").symlink_to("/dev/zero")
+    store = ProgressStore(tmp_path)
+    assert "not a regular file" in store.warnings[0]
+    assert Path("/dev/zero").exists()  # the link was moved aside, not its target
+
+
+def test_a_symlinked_progress_file_stays_a_symlink(tmp_path):
+    real = tmp_path / "elsewhere" / "mine.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps(VALID))
+    (tmp_path / "home").mkdir()
+    link = tmp_path / "home" / "progress.json"
+    link.symlink_to(real)
+    store = ProgressStore(tmp_path / "home")
+    assert store.mark_done("new-lesson") is None
+    assert link.is_symlink() and "new-lesson" in json.loads(real.read_text())["lessons"]
+
+
+def test_a_huge_file_is_damaged_without_reading_it_all(tmp_path):
+    with open(tmp_path / "progress.json", "wb") as handle:
+        handle.truncate(64 << 20)  # sparse: 64 MB of zeros on paper
+    store = ProgressStore(tmp_path)
+    assert "far more than progress needs" in store.warnings[0]

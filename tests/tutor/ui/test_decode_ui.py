@@ -183,12 +183,14 @@ def test_without_trained_weights_decode_says_how_to_get_them(capsys, home):
     (["--src", "3,x"], "--src must be token ids"),
     (["--src", "3,12"], "--src: 12 is not a digit"),
     (["--src", ",".join(["1"] * 16)], "--src has 16 digits"),
-    (["--temperature", "0"], "--temperature must be a positive number"),
-    (["--temperature", "nan"], "--temperature must be a positive number"),
-    (["--seed", "-1"], "--seed must be 0 or more"),
+    (["--temperature", "0"], "--temperature: must be a positive number"),
+    (["--temperature", "nan"], "--temperature: must be a positive number"),
+    (["--seed", "-1"], "--seed: must be between 0 and"),
 ])
 def test_bad_arguments_exit_2_with_one_message(weights, capsys, extra, message):
-    assert main(["decode", "--weights", str(weights)] + extra) == 2
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(main(["decode", "--weights", str(weights)] + extra))
+    assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("tutor decode: ") and message in err and "Traceback" not in err
 

@@ -17,6 +17,7 @@ from tutor.ui.screens.quiz import QuizScreen
 from tutor.ui.widgets.status_bar import StatusBar
 
 from tests.paths import FIXTURES as ALL_FIXTURES
+from tests.tutor.ui.tools import quiz_ready
 
 FIXTURES = ALL_FIXTURES / "lessons" / "good"
 
@@ -33,6 +34,7 @@ def lessons():
 
 
 async def type_answer(pilot, text: str) -> None:
+    await quiz_ready(pilot, pilot.app.screen)
     await pilot.press(*list(text))
     await pilot.press("enter")
     await pilot.pause()
@@ -94,7 +96,7 @@ def test_complete_a_lesson_by_keyboard_and_find_it_done_after_restart(tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             table = app.screen.query_one("DataTable")
-            row = table.get_row("01-derivative")
+            row = [str(cell) for cell in table.get_row("01-derivative")]
             assert "✓ done" in row and "3/3 (3 right)" in row
 
     asyncio.run(second_visit())

@@ -15,6 +15,7 @@ from tutor.lessons.catalog import load_lessons
 from tutor.lessons.live import format_value
 from tutor.storage.progress import ProgressStore
 from tutor.ui.screens.lesson import LessonScreen
+from tests.tutor.ui.tools import quiz_ready
 from tutor.ui.screens.quiz import QuizScreen
 
 LESSONS, _ = load_lessons()
@@ -45,6 +46,7 @@ def test_lesson_can_be_completed(lesson, tmp_path):
             for _ in range(4 * len(lesson.quizzes) + 4):
                 if isinstance(app.screen, QuizScreen):
                     quiz = app.screen
+                    await quiz_ready(pilot, quiz)
                     answer = quiz.query_one("Input")
                     answer.value = typed(quiz.session)
                     await pilot.press("enter")

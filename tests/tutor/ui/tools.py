@@ -13,3 +13,12 @@ def shown_tool(screen):
 def tool_text(screen) -> str:
     tool = shown_tool(screen)
     return tool.plain if tool is not None else ""
+
+
+async def quiz_ready(pilot, quiz) -> None:
+    """Wait until the quiz takes typing (keys pressed as it opens are not typed into it)."""
+    for _ in range(100):
+        if quiz.ready:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the quiz never took keys")

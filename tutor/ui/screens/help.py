@@ -81,7 +81,7 @@ class HelpScreen(ModalScreen):
     def __init__(self, under: Screen) -> None:
         super().__init__()
         self.under = under
-        self._closing = False
+        self._dismissed = False
 
     def compose(self) -> ComposeResult:
         self.keys_table = self._keys()
@@ -129,6 +129,6 @@ class HelpScreen(ModalScreen):
         return console.export_text()
 
     def action_close(self) -> None:
-        if not self._closing:  # a second close key in the same burst does nothing
-            self._closing = True
+        if not self._dismissed:  # a second close key in the same burst does nothing
+            self._dismissed = True
             self.dismiss()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from rich.text import Text
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Static
 
 from tutor.lessons.catalog import Lesson
@@ -32,7 +34,7 @@ class HomeScreen(Screen):
                      "operation at a time", id="home-title")
         yield DataTable(id="lessons", cursor_type="row", zebra_stripes=True)
         yield Static(id="home-info")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -48,20 +50,29 @@ class HomeScreen(Screen):
             info.append(f"r resumes {last}")
         if self.problems:
             info.append(f"{len(self.problems)} lesson file problem(s): run `tutor lessons --check`")
-        self.query_one("#home-info", Static).update("   ".join(info))
+        self.query_one("#home-info", Static).update(Content("   ".join(info)))  # a path: no markup
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", timeout=10)
 
     def on_screen_resume(self) -> None:
         self.refresh_rows()
 
+    def on_resize(self) -> None:
+        self.refresh_rows()
+
     def refresh_rows(self) -> None:
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        for lesson in self.lessons:
-            quizzes, status = self._progress(lesson)
-            table.add_row(str(lesson.number), status, quizzes, lesson.title, key=lesson.id)
+        rows = [(str(lesson.number), *reversed(self._progress(lesson)), lesson)
+                for lesson in self.lessons]
+        headers = ("#", "progress", "quizzes")
+        used = sum(max([len(headers[i])] + [len(r[i]) for r in rows]) + 2 for i in range(3))
+        room = max(self.size.width - used - 6, 12)  # the title's padding and a scrollbar
+        for number, status, quizzes, lesson in rows:
+            # Text, not str: a title is the lesson file's, never markup
+            table.add_row(Text(number), Text(status), Text(quizzes),
+                          Text(elide(lesson.title, room)), key=lesson.id)
         if self.lessons:
             table.move_cursor(row=min(max(row, 0), len(self.lessons) - 1))
 
@@ -106,7 +117,7 @@ class HomeScreen(Screen):
             self.notify(f"Lesson {lesson.id} could not start: {error}", severity="error",
                         timeout=10)
             return
-        self.app.push_screen(LessonScreen(run, self.store))
+        self.app.push_screen(LessonScreen(run, self.store, opened_from_home=True))
 
     def action_explore(self) -> None:
         from argparse import Namespace
@@ -125,6 +136,16 @@ class HomeScreen(Screen):
 
     def action_quit(self) -> None:
         self.app.exit()
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut at a word to fit ``width`` columns, with … where it was cut."""
+    if len(text) <= width:
+        return text
+    cut = text[:max(width - 1, 1)]
+    if " " in cut:
+        cut = cut[:cut.rfind(" ")].rstrip(" ,:;·—-")
+    return cut + "…"
 
 
 def _explore_screen_class():

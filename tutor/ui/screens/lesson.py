@@ -4,7 +4,6 @@ their steps like breakpoints, and progress saved as the learner goes."""
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.widgets import Markdown
 
 from engine.expr import ExpressionError
 from tutor.lessons.run import LessonRun
@@ -14,6 +13,7 @@ from tutor.lessons.quiz import QuizSession
 from tutor.views.session import Session
 from tutor.ui.screens.quiz import QuizScreen
 from tutor.ui.screens.stepper import StepperScreen
+from tutor.ui.widgets.lesson_prose import LessonProse
 
 SAVE_DELAY = 1.0  # seconds after the last move before the position is written
 
@@ -22,14 +22,18 @@ class LessonScreen(StepperScreen):
     BINDINGS = StepperScreen.BINDINGS + [
         Binding("enter", "quiz", "quiz here", show=False),
         Binding("l", "toggle_prose", "lesson text", show=False),
+        Binding("pagedown", "scroll_prose(1)", "lesson text ↓", show=False),
+        Binding("pageup", "scroll_prose(-1)", "lesson text ↑", show=False),
         Binding("escape", "lessons", "lesson list", show=False),
     ]
 
-    def __init__(self, run: LessonRun, store: ProgressStore) -> None:
+    def __init__(self, run: LessonRun, store: ProgressStore,
+                 opened_from_home: bool = False) -> None:
         super().__init__(Session(run.timeline, run.title, model=run.scenario.model,
                                  decoding=run.scenario.decoding))
         self.run = run
         self.store = store
+        self.opened_from_home = opened_from_home
         self.lesson = run.lesson
         self.placements = run.placements
         saved = store.quiz_results(self.lesson.id)
@@ -37,13 +41,12 @@ class LessonScreen(StepperScreen):
         self._section_shown: str | None = None
         self._save_timer = None
         self._quiz_open = False
+        self._quiz_due = False  # a quiz should open as soon as the lesson is in front again
         self._asked_at: int | None = None
 
     # lifecycle ----------------------------------------------------------------------
     def compose_side(self):
-        prose = Markdown("", id="prose")
-        prose.can_focus = False
-        yield prose
+        yield LessonProse(id="prose")
 
     def on_mount(self) -> None:
         self.add_class("lesson", "show-map")
@@ -83,12 +86,15 @@ class LessonScreen(StepperScreen):
         position = self.session.timeline.position
         if self.waiting_quizzes(position) and self._asked_at != position:
             self._asked_at = position
+            self._quiz_due = True
             self.call_after_refresh(self.action_quiz)
 
     def action_quiz(self) -> None:
-        """Open the (next) quiz at this step; answered ones can be taken again."""
-        if self._quiz_open:
+        """Open the (next) quiz at this step; answered ones can be taken again. Only over
+        the lesson itself: never on top of the step finder, help or another quiz."""
+        if self._quiz_open or not self.is_current:
             return
+        self._quiz_due = False
         position = self.session.timeline.position
         quizzes = self.placements.quizzes_at.get(position, [])
         if not quizzes:
@@ -106,7 +112,9 @@ class LessonScreen(StepperScreen):
         number = self.lesson.quizzes.index(quiz) + 1
         title = f"Quiz {number}/{len(self.lesson.quizzes)} · step {position + 1} · {quiz.kind}"
         self._quiz_open = True
-        self.app.push_screen(QuizScreen(session, title), lambda state: self._quiz_closed(session))
+        prose = self.query_one(LessonProse)
+        self.app.push_screen(QuizScreen(session, title, scroll_text=prose.page),
+                             lambda state: self._quiz_closed(session))
 
     def _quiz_closed(self, session: QuizSession) -> None:
         self._quiz_open = False
@@ -129,6 +137,14 @@ class LessonScreen(StepperScreen):
                     self.notify(warning, severity="warning", timeout=8)
         self.refresh_status()
 
+    def on_screen_resume(self) -> None:
+        """Back from the step finder or help: a quiz that could not open then opens now."""
+        if self._quiz_due:
+            self.call_after_refresh(self.action_quiz)
+
+    def action_scroll_prose(self, direction: int) -> None:
+        self.query_one(LessonProse).page(direction)
+
     def refresh_status(self) -> None:
         if self.view is not None:
             from tutor.ui.widgets.status_bar import StatusBar
@@ -137,7 +153,7 @@ class LessonScreen(StepperScreen):
     def status_extra(self) -> str:
         done = sum(1 for q in self.lesson.quizzes if self.results.get(q.id))
         here = self.placements.quizzes_at.get(self.session.timeline.position, [])
-        text = f"quizzes {done}/{len(self.lesson.quizzes)}"
+        text = f"L{self.lesson.number} · quizzes {done}/{len(self.lesson.quizzes)}"
         if here:
             text += " · quiz here (Enter)"
         return text
@@ -149,7 +165,7 @@ class LessonScreen(StepperScreen):
         text = self._section_markdown(self.placements.section_of[self.session.timeline.position])
         if text != self._section_shown:
             self._section_shown = text
-            self.query_one("#prose", Markdown).update(text)
+            self.query_one(LessonProse).show(text)
 
     def _section_markdown(self, index: int | None) -> str:
         if index is None:
@@ -176,11 +192,15 @@ class LessonScreen(StepperScreen):
         self.toggle_class("show-map")
 
     def action_lessons(self) -> None:
+        """Esc: back to the lesson list when the lesson was opened from it."""
+        if not self.is_current:
+            return
         self._save_position()
-        if len(self.app.screen_stack) > 2:
+        if self.opened_from_home:
             self.app.pop_screen()
         else:
-            self.app.exit()
+            self.notify("This lesson was opened directly: q quits (your place is saved), "
+                        "and `tutor` shows the lesson list.", timeout=5)
 
     # progress --------------------------------------------------------------------------
     def _schedule_save(self) -> None:

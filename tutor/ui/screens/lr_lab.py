@@ -64,7 +64,7 @@ class LrLabScreen(Screen):
                      id="lab-adam", classes="long")
         yield Static(Parts().add("Adam vs SGD  ", "bold magenta").add(ADAM_SHORT).content(),
                      id="lab-adam-short", classes="short")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def _heading(self) -> str:
         return f"learning-rate lab · {self.steps} steps of w ← w − lr·∂L/∂w from the same start"

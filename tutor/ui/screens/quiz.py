@@ -33,13 +33,18 @@ class QuizScreen(ModalScreen[str]):
         Binding("escape", "close", "close (answer later)"),
         Binding("f2", "hint", "hint"),
         Binding("f3", "skip", "skip"),
+        Binding("pagedown", "scroll_text(1)", "lesson text ↓", show=False),
+        Binding("pageup", "scroll_text(-1)", "lesson text ↑", show=False),
     ]
+    TYPING_DELAY = 0.3  # seconds: keys pressed as the quiz opens were meant for the stepper
 
-    def __init__(self, session: QuizSession, title: str) -> None:
+    def __init__(self, session: QuizSession, title: str, scroll_text=None) -> None:
         super().__init__()
         self.session = session
         self.quiz_title = title
         self._hints: list[str] = []
+        self._scroll_text = scroll_text
+        self._dismissed = False
 
     def compose(self) -> ComposeResult:
         s = self.session
@@ -61,13 +66,41 @@ class QuizScreen(ModalScreen[str]):
 
     def on_mount(self) -> None:
         self.query_one("#hint", Button).disabled = self.session.hints_left == 0
-        self.query_one(Input).focus()
+        self.set_class(self.app.size.width < 110 or self.app.size.height < 34, "compact")
+        answer = self.query_one(Input)
+        answer.disabled = True  # a burst of n presses must not become "nnnn" in the answer
+        self.set_timer(self.TYPING_DELAY, self._ready)
+
+    def _ready(self) -> None:
+        if self._dismissed:
+            return
+        answer = self.query_one(Input)
+        answer.value = ""
+        answer.disabled = False
+        answer.focus()
+
+    @property
+    def ready(self) -> bool:
+        """Is the answer box taking keys (a moment after the quiz opens)?"""
+        return not self.query_one(Input).disabled
+
+    def _close(self) -> None:
+        """Dismiss once: keys still arriving in the same burst do nothing."""
+        if not self._dismissed:
+            self._dismissed = True
+            self.dismiss(self.session.state)
+
+    def action_scroll_text(self, direction: int) -> None:
+        if self._scroll_text is not None:
+            self._scroll_text(direction)
 
     # actions ------------------------------------------------------------------------
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
+        if self._dismissed:
+            return
         if self.session.finished:
-            self.dismiss(self.session.state)
+            self._close()
             return
         text = event.value.strip()
         if text.lower() in ("hint", "?"):
@@ -79,6 +112,8 @@ class QuizScreen(ModalScreen[str]):
         event.input.value = ""
 
     def _check(self, text: str) -> None:
+        if self._dismissed or self.session.finished:
+            return
         feedback = self.session.submit(text)
         box = self.query_one("#feedback", Static)
         box.set_classes(feedback.status)
@@ -87,7 +122,7 @@ class QuizScreen(ModalScreen[str]):
             self._finish()
 
     def action_hint(self) -> None:
-        if self.session.finished:
+        if self._dismissed or self.session.finished:
             return
         hint = self.session.hint()
         if hint is None:
@@ -98,7 +133,7 @@ class QuizScreen(ModalScreen[str]):
         self.query_one("#hint", Button).disabled = self.session.hints_left == 0
 
     def action_skip(self) -> None:
-        if not self.session.finished:
+        if not self._dismissed and not self.session.finished:
             self.session.skip()
             self.query_one("#feedback", Static).update(
                 f"Skipped. The answer is {self.session.expected_text()}.")
@@ -110,13 +145,16 @@ class QuizScreen(ModalScreen[str]):
             self.query_one(button, Button).display = False
         answer = self.query_one(Input)
         answer.placeholder = "press Enter to continue"
+        answer.disabled = False
         answer.focus()
 
     def action_close(self) -> None:
-        self.dismiss(self.session.state)
+        self._close()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
+        if self._dismissed:
+            return
         if event.button.id == "check":
             answer = self.query_one(Input)
             self._check(answer.value.strip())

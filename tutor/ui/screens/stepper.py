@@ -61,7 +61,7 @@ class StepperScreen(Screen):
         Binding("s", "step_into", "into"),
         Binding("o", "step_out", "out"),
         Binding("b", "other_half", "fwd⇄bwd"),
-        Binding("B", "backward_start", "to backward", key_display="B"),
+        Binding("B", "backward_start", "to backward", key_display="B", show=False),
         Binding("g", "go", "go to"),
         Binding("u", "back", "undo move", show=False),
         Binding("home", "start", "first step", show=False),
@@ -102,7 +102,7 @@ class StepperScreen(Screen):
                 yield from self.compose_side()
         yield Static(id="torch")
         yield Static("", id="too-small")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def compose_side(self) -> ComposeResult:
         """Extra widgets under the map (a lesson's prose)."""
@@ -286,8 +286,7 @@ class StepperScreen(Screen):
             stop = self.stop_between(old, new)
             if stop is not None:
                 timeline.back()
-                timeline.jump(stop)
-                self.notify("A quiz is waiting at this step.", timeout=3)
+                timeline.jump(stop)  # the quiz that opens there says why
         self.refresh_step()
 
     def go_to(self, position: int) -> None:

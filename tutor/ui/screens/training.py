@@ -71,7 +71,7 @@ class TrainingScreen(Screen):
         yield Static("", id="train-status")
         yield LossPlot(id="train-plot")
         yield Static("", id="train-step")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.train()
@@ -262,32 +262,3 @@ def binned(values: list[float], limit: int) -> tuple[list[float], list[float]]:
         xs.append(start + (len(chunk) + 1) / 2)
         ys.append(math.fsum(chunk) / len(chunk))
     return xs, ys
-
-
-def run_training_view(task: str, steps: int, seed: int, lr: float, optimizer: str,
-                      out: Path | None) -> int:
-    """``tutor train --ui``: the training view; after it closes, one line on what happened.
-    Exit status 0 when the weights were saved, 130 when training was stopped before the end
-    (nothing saved), 1 when it failed."""
-    from tutor.ui.app import TutorApp
-
-    run = Trainer(task, steps, seed=seed, lr=lr, optimizer=optimizer)
-    screens: list[TrainingScreen] = []
-
-    def make() -> TrainingScreen:
-        screens.append(TrainingScreen(run, out))
-        return screens[0]
-
-    TutorApp(make).run()
-    screen = screens[0] if screens else None
-    if screen is not None and screen.saved is not None:
-        accuracy = run.accuracies[-1][1] if run.accuracies else math.nan
-        print(f"held-out exact match: {accuracy * 100:.1f}%  ({run.steps_done} steps)")
-        print(f"weights saved to {screen.saved}")
-        return 0
-    if screen is not None and screen.problem:
-        print(f"tutor train: {screen.problem}")
-        return 1
-    kept = " (the file already there is unchanged)" if out is not None and out.exists() else ""
-    print(f"stopped at step {run.steps_done} of {run.steps}: nothing saved to {out}{kept}")
-    return 130

@@ -62,7 +62,7 @@ class TwinProgress(Vertical, can_focus=True):
         yield ProgressBar(show_eta=False, id="twin-progress-bar")
 
     def start(self, total: int, loading: bool) -> None:
-        self.total, self.loading = total, loading
+        self.total, self.torch_loading = total, loading
         self._label()
         self.query_one(ProgressBar).update(total=total, progress=0)
         self.display = True
@@ -70,11 +70,11 @@ class TwinProgress(Vertical, can_focus=True):
     def _label(self) -> None:
         self.query_one("#twin-progress-label", Static).update(
             f"Checking all {self.total} steps in PyTorch, one op at a time"
-            f"{' — ' + twin_text.LOADING if self.loading else ''}   Esc or X cancels")
+            f"{' — ' + twin_text.LOADING if self.torch_loading else ''}   Esc or X cancels")
 
     def advance_to(self, done: int) -> None:
-        if self.loading:
-            self.loading = False
+        if self.torch_loading:
+            self.torch_loading = False
             self._label()
         self.query_one(ProgressBar).update(progress=done)
 

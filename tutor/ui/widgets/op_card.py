@@ -17,16 +17,16 @@ class OpCard(Static):
 
     def show(self, view: StepView, worked: Worked | None, sentence: str | None = None,
              index: tuple = (), compact: bool = False) -> None:
-        """``compact`` (80×24) drops the title line (the status bar has it), the worked
-        line's symbols (the formula above has them) and the sentence, and puts the numbers
-        before the shapes (the panels' titles have those)."""
+        """``compact`` (80×24) drops the title line (the status bar has it) and the worked
+        line's symbols (the formula above has them), and puts the numbers right after the
+        formula: the local derivative and the shapes come last, where the card is cut."""
         text = Parts()
         if not compact:
             text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
             text.add(f"  {view.name}\n", "bold")
         text.add("formula  ", "dim").add(view.formula + "\n")
-        text.add("local ∂  ", "dim").add(view.derivative + "\n")
         if not compact:
+            text.add("local ∂  ", "dim").add(view.derivative + "\n")
             self._shapes(text, view)
         if worked is not None:
             text.add("worked   ", "dim")
@@ -40,7 +40,8 @@ class OpCard(Static):
         for accumulation in view.accumulations:
             text.add("adds up  ", "dim")
             text.add(accumulation.line(index) + "\n", "yellow")
-        if compact:
+        if compact:  # what is cut at 80×24 is the least needed: the panels have the shapes
+            text.add("local ∂  ", "dim").add(view.derivative + "\n")
             self._shapes(text, view)
             if sentence:
                 text.add(sentence, "italic")

@@ -13,9 +13,9 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.views.cells import (CELL_WIDTH, LEVELS, cell_text, clip_index, common_exponent,
-                               finite_scale,
-                     leading_indices, level, visible)
+from tutor.views.cells import (LEVELS, cell_text, clip_index, finite_scale, panel_exponent,
+                               panel_lines,
+                               leading_indices, level)
 from tutor.views.step import TensorSlot, shape_text
 
 
@@ -69,9 +69,9 @@ class TensorView(Widget, can_focus=True):
         self._array: np.ndarray | None = None
         self._scale = 0.0
         self._exponent = 0
-        self._rows: list[int | None] = []
-        self._cols: list[int | None] = []
-        self._col_x: list[tuple[int, int, int | None]] = []
+        self._exponent = 0
+        self._subtitle_parts: tuple = ()
+        self._hits: list = []
 
     # data -----------------------------------------------------------------
     def show(self, slot: TensorSlot | None, cursor: tuple | None = None) -> None:
@@ -88,18 +88,29 @@ class TensorView(Widget, can_focus=True):
             self.border_title = ""
             self.border_subtitle = ""
         else:
-            shape = slot.value.shape if slot.value is not None else None
             # Content, not a str: a name like positional_encoding[:8] is not markup
-            self.border_title = Content(f"{slot.label} "
-                                        f"{shape_text(shape) if shape is not None else ''}")
-            exponent = self._exponent = (common_exponent(self._scale) if self._array is not None
-                                         and self._array.ndim else 0)
-            factor = f"values ×1e{exponent}" if exponent else ""
-            self.border_subtitle = Content(" · ".join(part for part in (factor, slot.note)
-                                                      if part))
+            self.border_title = Content(slot.label)
+            exponent = self._exponent = (panel_exponent(self._array) if self._array is not None
+                                         and self._array.ndim and self._array.dtype.kind == "f"
+                                         else 0)
+            self._subtitle_parts = (f"values ×1e{exponent}" if exponent else "", slot.note)
         self.set_reactive(TensorView.cursor, self._clip(cursor if cursor is not None
                                                          else self.cursor))
+        self._set_subtitle()
         self.refresh()
+
+    def _set_subtitle(self) -> None:
+        """Under the panel: the common factor first (the numbers mean nothing without it),
+        the shape and which slice of it is shown, a note."""
+        if self.slot is None:
+            return
+        shape = self.slot.value.shape if self.slot.value is not None else None
+        where = shape_text(shape) if shape is not None else ""
+        if shape is not None and len(shape) > 2:
+            lead = ",".join(str(i) for i in self.cursor[:-2])
+            where = f"[{lead},:,:] of {where}"
+        factor, note = self._subtitle_parts
+        self.border_subtitle = Content(" · ".join(p for p in (factor, where, note) if p))
 
     def _clip(self, index: tuple) -> tuple:
         return () if self._array is None else clip_index(index, self._array.shape)
@@ -137,7 +148,9 @@ class TensorView(Widget, can_focus=True):
         self.cursor = index
         self.post_message(self.CellSelected(self, index))
 
-    def watch_cursor(self, _old, _new) -> None:
+    def watch_cursor(self, old, new) -> None:
+        if self._array is not None and self._array.ndim > 2 and tuple(old[:-2]) != tuple(new[:-2]):
+            self._set_subtitle()
         self.refresh()
 
     def on_click(self, event: events.Click) -> None:
@@ -146,18 +159,12 @@ class TensorView(Widget, can_focus=True):
             self._select(())  # a number: the whole panel is its one element
             self.focus()
             return
-        if offset is None or self._array is None:
+        hits = getattr(self, "_hits", [])
+        if offset is None or self._array is None or not 0 <= offset.y < len(hits):
             return
-        row_line = offset.y - getattr(self, "_top", 1)  # slice line and column header
-        if not 0 <= row_line < len(self._rows) or self._rows[row_line] is None:
-            return
-        for start, end, col in self._col_x:
-            if start <= offset.x < end and col is not None:
-                lead = tuple(self.cursor[:-2]) if self._array.ndim > 2 else ()
-                if self._array.ndim == 1:
-                    self._select((col,))
-                else:
-                    self._select(lead + (self._rows[row_line], col))
+        for start, end, index in hits[offset.y]:
+            if start <= offset.x < end:
+                self._select(index)
                 self.focus()
                 return
 
@@ -187,7 +194,7 @@ class TensorView(Widget, can_focus=True):
 
     def _build_lines(self, width: int, height: int) -> list[Strip]:
         base = self._base = self.rich_style  # computing it walks the DOM: once per build
-        lines: list[list[Segment]] = []
+        self._hits: list[list[tuple[int, int, tuple]]] = []  # per line: (x0, x1, index)
         if self.slot is None:
             return []
         if self._array is None:
@@ -197,68 +204,43 @@ class TensorView(Widget, can_focus=True):
         if self.slot.shape_only:
             return [self._strip([Segment(f"shape only {shape_text(a.shape)}: recorded with "
                                          "--shapes-only, no values", base + DIM)], width)]
-        if a.ndim > 2:
-            lead = ", ".join(str(i) for i in self.cursor[:-2])
-            lines.append([Segment(f"slice [{lead}, :, :]", base + AXIS),
-                          Segment("  [ ] next slice", base + DIM)])
-        self._top = len(lines) + 1
         if a.ndim == 0:
-            self._rows, self._cols, self._col_x = [], [], []
             value = float(a)
-            lines.append([Segment(" " + cell_text(value), base + self._style(value))])  # exact
-            return [self._strip(line, width) for line in lines]
-        grid = a.reshape(1, -1) if a.ndim == 1 else a[tuple(self.cursor[:-2])]
-        n_rows, n_cols = grid.shape
-        row_cursor = 0 if a.ndim == 1 else self.cursor[-2]
-        col_cursor = self.cursor[-1]
-        label_width = 0 if a.ndim == 1 else len(str(n_rows - 1))
-        self._cols = visible(n_cols, max(width - label_width, 0) // CELL_WIDTH, col_cursor)
-        self._rows = [0] if a.ndim == 1 else visible(n_rows, max(height - self._top, 1), row_cursor)
-        header = [Segment(" " * label_width)]
-        self._col_x = []
-        x = label_width
-        for col in self._cols:
-            label = "…" if col is None else str(col)
-            header.append(Segment(label.rjust(CELL_WIDTH), base + AXIS))
-            self._col_x.append((x, x + CELL_WIDTH, col))
-            x += CELL_WIDTH
-        lines.append(header)
+            return [self._strip([Segment(" " + self._cell(value), base + self._style(value))],
+                                width)]
+        lead = tuple(self.cursor[:-2]) if a.ndim > 2 else ()
+        grid = a[lead] if a.ndim > 2 else a
+        cursor_at = tuple(self.cursor[-2:]) if a.ndim >= 2 else tuple(self.cursor)
         cursor_style = CURSOR if self.has_focus else UNDERLINE
         styles = {k: base + v for k, v in STYLES.items()}  # one Style object per level
         zero, special, axis = base + ZERO, base + SPECIAL, base + AXIS
         integer = a.dtype.kind in "iub"
-        ellipsis_cell = Segment("…".rjust(CELL_WIDTH), axis)
-        scale = self._scale
-        unit = 10.0 ** self._exponent
-        for row in self._rows:
-            if row is None:
-                lines.append([Segment(" " * label_width + "⋮", axis)])
-                continue
-            line = []
-            if label_width:
-                line.append(Segment(str(row).rjust(label_width - 1), axis))
-            values = grid[row]
-            for col in self._cols:
-                if col is None:
-                    line.append(ellipsis_cell)
-                    continue
-                value = values[col]
-                if integer:
-                    text, style = str(int(value)), styles[0]
-                else:
-                    value = float(value)
-                    text = cell_text(value / unit if unit != 1.0 else value)
-                    if value == 0.0:
-                        style = zero
-                    elif value != value or value in (float("inf"), float("-inf")):
-                        style = special
+        strips = []
+        for cells in panel_lines(grid, cursor_at, width, height, self._exponent):
+            segments, hits, x = [], [], 0
+            for cell in cells:
+                if cell.kind == "value":
+                    value = grid[cell.index]
+                    if integer:
+                        style = styles[0]
                     else:
-                        style = styles[level(value, scale)]
-                if row == row_cursor and col == col_cursor:
-                    style = style + cursor_style
-                line.append(Segment(text.rjust(CELL_WIDTH), style))
-            lines.append(line)
-        return [self._strip(line, width) for line in lines]
+                        value = float(value)
+                        if value == 0.0:
+                            style = zero
+                        elif value != value or value in (float("inf"), float("-inf")):
+                            style = special
+                        else:
+                            style = styles[level(value, self._scale)]
+                    if cell.index == cursor_at:
+                        style = style + cursor_style
+                    hits.append((x, x + len(cell.text), lead + cell.index))
+                else:
+                    style = axis
+                segments.append(Segment(cell.text, style))
+                x += len(cell.text)
+            strips.append(self._strip(segments, width))
+            self._hits.append(hits)
+        return strips
 
     def _strip(self, segments: list[Segment], width: int) -> Strip:
         return Strip(segments).adjust_cell_length(width, self._base)
