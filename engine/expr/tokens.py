@@ -1,7 +1,8 @@
 """Text into tokens: numbers, names (a dotted tensor name is one token) and operators.
 
-``×``, ``·`` and ``∗`` mean ``*``; ``−`` and ``–`` mean ``-``; ``÷`` means ``/``, so
-an answer copied from the screen reads as typed.
+``×``, ``·`` and ``∗`` mean ``*``; ``−`` and ``–`` mean ``-``; ``÷`` means ``/``; ``^``
+means ``**`` (as a learner writes a power, not Python's xor), so an answer copied from the
+screen or written as on paper reads as typed. ``π`` is a name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ MAX_LENGTH = 500
 SYNONYMS = {"×": "*", "·": "*", "⋅": "*", "∗": "*", "−": "-", "–": "-", "÷": "/"}
 OPERATORS = ("**", "<=", ">=", "==", "+", "-", "*", "/", "@", "(", ")", "[", "]", ",", "<", ">",
              "=")
-_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_π")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
 
@@ -54,6 +55,9 @@ def tokenize(text: str) -> list[Token]:
                 while i < n and chars[i] in _NAME_CHARS:
                     i += 1
             tokens.append(Token("name", chars[start:i], start))
+        elif c == "^":
+            tokens.append(Token("op", "**", i))
+            i += 1
         else:
             op = next((o for o in OPERATORS if chars.startswith(o, i)), None)
             if op is None:
@@ -65,8 +69,6 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _bad_character(c: str) -> str:
-    if c == "^":
-        return "use ** for powers: 2**3, not 2^3"
     if c in "'\"":
         return "quotes are not part of this language: write names and numbers without them"
     shown = repr(c) if c.isprintable() else f"U+{ord(c):04X}"

@@ -5,7 +5,9 @@ never an exception: it is ``Grade(correct=False, parsed=None, message=…)`` wit
 how to write the answer, and the quiz does not count it as a wrong attempt.
 
 - ``number``: a constant expression — ``0.37``, ``-1/4``, ``3e-2``, ``0.37*0``,
-  ``1 − 0.2×3`` — read by ``engine.expr.parse`` (never ``eval``); names are refused.
+  ``1 − 0.2×3``, ``2^3``, ``ln(12)``, ``exp(-1)/2``, ``sqrt(2)``, ``π/4`` — read by
+  ``engine.expr.parse`` (never ``eval``) and evaluated over ``MATH`` alone (``log`` is the
+  natural log, as in NumPy and PyTorch); any other name is refused.
   Right when ``|x − expected| ≤ max(tolerance, rel_tolerance·|expected|)``.
 - ``shape``: ``(3, 4)``, ``3x4``, ``3×4``, ``[3,4]``, ``3 4``, ``(5,)``, ``5``, ``()``.
 - ``choice``: the letter shown (``b``), its number (``2``, 1-based as shown), or
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 from dataclasses import dataclass
 
 from engine.expr import ExpressionError, evaluate, parse
@@ -82,7 +86,10 @@ def grade(kind: str, text: str, expected, **options) -> Grade:
 
 # number ---------------------------------------------------------------------------
 
-NUMBER_HELP = "Write a number like 0.37, -1/4 or 3e-2 (arithmetic such as 0.5*0.2 is fine)."
+NUMBER_HELP = ("Write a number like 0.37, -1/4 or 3e-2; arithmetic such as 0.5*0.2, 2^3, "
+               "ln(12), exp(-1) or sqrt(2) is fine.")
+MATH = {"pi": math.pi, "π": math.pi, "e": math.e, "ln": np.log, "log": np.log, "exp": np.exp,
+        "sqrt": np.sqrt}
 
 
 def parse_number(text: str) -> float:
@@ -95,12 +102,12 @@ def parse_number(text: str) -> float:
         expression = parse(source)
     except ExpressionError as error:
         raise Unreadable(f"I couldn't read that: {error.message}. {NUMBER_HELP}") from None
-    if not expression.is_constant:
-        name = sorted(expression.names)[0]
-        raise Unreadable(f"Use numbers, not names ({name!r}): work the value out from the "
+    others = sorted(expression.names - MATH.keys())
+    if others:
+        raise Unreadable(f"Use numbers, not names ({others[0]!r}): work the value out from the "
                          f"numbers on screen. {NUMBER_HELP}")
     try:
-        value = evaluate(expression)
+        value = evaluate(expression, MATH)
     except ExpressionError as error:
         raise Unreadable(f"I couldn't work that out: {error.message}. {NUMBER_HELP}") from None
     if not isinstance(value, float) or not math.isfinite(value):

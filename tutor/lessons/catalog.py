@@ -21,8 +21,8 @@ from pathlib import Path
 
 from engine.expr import ExpressionError, did_you_mean
 from tutor.lessons.schema import PHASES, Problem, Selector, check_lesson_table, read_toml
-from tutor.lessons.live import StepContext, render
-from tutor.lessons.quiz import Quiz, expected_answer
+from tutor.lessons.live import StepContext, format_value, render
+from tutor.lessons.quiz import Mistake, Quiz, answer_value, expected_answer, same_answer
 
 __all__ = ["Lesson", "Section", "Selector", "Placements", "Problem", "Report", "LessonNotFound",
            "PHASES", "load_lessons", "load_lesson", "check_lessons", "validate", "find_lesson",
@@ -164,12 +164,18 @@ def load_lesson(file, display: str | None = None) -> tuple[Lesson | None, list[P
 
 
 def _quiz(q: dict) -> Quiz:
-    answer = q["answer"]
-    if q["kind"] != "choice" and isinstance(answer, (int, float)):
-        answer = repr(float(answer))
-    return Quiz(q["id"], q["at"], q["kind"], q["prompt"], answer, tuple(q["hints"]),
-                q["explain"], tuple(q.get("choices", ())), q.get("tolerance"),
-                q.get("rel_tolerance"))
+    mistakes = tuple(Mistake(_answer(q["kind"], m["answer"]), m["feedback"])
+                     for m in q.get("mistakes", ()))
+    return Quiz(q["id"], q["at"], q["kind"], q["prompt"], _answer(q["kind"], q["answer"]),
+                tuple(q["hints"]), q["explain"], tuple(q.get("choices", ())), q.get("tolerance"),
+                q.get("rel_tolerance"), mistakes)
+
+
+def _answer(kind: str, answer):
+    """A number written as a TOML number becomes the expression that reads it."""
+    if kind != "choice" and isinstance(answer, (int, float)):
+        return repr(float(answer))
+    return answer
 
 
 def load_lessons(directory=None) -> tuple[list[Lesson], list[Problem]]:
@@ -325,7 +331,46 @@ def check_against_run(lesson: Lesson, display: str, weights_resolver=None,
         if answer is not None:
             shown = float(answer) if quiz.kind == "choice" else answer
             _render_check(problems, display, f"{where}.explain", quiz.explain, ctx, shown)
+        for j, mistake in enumerate(quiz.mistakes):
+            _check_mistake(problems, display, f"{where}.mistakes[{j}]", quiz, mistake, ctx,
+                           answer)
+        if quiz.kind == "choice" and answer is not None:
+            warning = longest_choice_warning(quiz, answer, ctx)
+            if warning:
+                notes.append(f"{display}: {where} ({quiz.id}): {warning}")
     return problems
+
+
+GUESSABLE_LENGTH = 1.2  # the right choice this much longer than every other gives it away
+
+
+def longest_choice_warning(quiz: Quiz, answer: int, ctx) -> str | None:
+    """A warning when the right choice is by far the longest: learners pick it unread."""
+    try:
+        lengths = [len(render(choice, ctx)) for choice in quiz.choices]
+    except ExpressionError:
+        return None
+    others = [n for i, n in enumerate(lengths) if i != answer]
+    if others and lengths[answer] > GUESSABLE_LENGTH * max(others) \
+            and lengths[answer] - max(others) >= 8:
+        return (f"the right choice is the longest ({lengths[answer]} characters, the next "
+                f"{max(others)}): a learner can pick it without reading; make the options of "
+                "similar length")
+    return None
+
+
+def _check_mistake(problems, display, where, quiz, mistake, ctx, answer) -> None:
+    """A mistake evaluates at the step, is of the quiz's kind, and is not graded right."""
+    _render_check(problems, display, f"{where}.feedback", mistake.feedback, ctx)
+    try:
+        wrong = answer_value(quiz, mistake.answer, ctx)
+    except ExpressionError as error:
+        problems.append(Problem(display, f"{where}.answer", f"at step {ctx.where}: "
+                                f"{error.message}"))
+        return
+    if answer is not None and same_answer(quiz, wrong, answer):
+        problems.append(Problem(display, f"{where}.answer", f"at step {ctx.where} it is "
+                                f"{format_value(wrong)}, which the quiz grades as right"))
 
 
 def _render_check(problems, display, where, template, ctx, answer=None) -> bool:

@@ -23,8 +23,12 @@ from engine.timeline import OP_LEVEL, Cursor, Timeline
 
 from engine.expr import ExpressionError, did_you_mean
 from tutor.lessons.templates import format_value, render, split_template
+from engine.expr import parse
+from engine.expr.tree import Call, Name, Reference, walk
+from tutor.views.cells import as_displayed
+from tutor.views.step import PanelKey, Role
 
-__all__ = ["StepContext", "TensorNames", "NAMES", "render", "format_value", "split_template"]
+__all__ = ["StepContext", "DisplayedContext", "TensorNames", "NAMES", "render", "format_value", "split_template"]
 
 VALUE_NAMES = ("output", "upstream", "loss", "lr", "before", "after", "gradient")
 TENSOR_FUNCTIONS = ("value", "grad", "final_grad", "input", "contribution")
@@ -202,6 +206,33 @@ class StepContext(Mapping):
         raise ExpressionError(f"input {i} ({step.node.inputs[i].name}) of {step.node.op.name} "
                               "receives no gradient (it is a constant or token ids)")
 
+    # which panels an expression reads --------------------------------------------
+    def panels_read(self, source: str) -> tuple[frozenset, frozenset]:
+        """The stepper panels ``source`` reads at this step: ``PanelKey``s (``input(0)``,
+        ``contribution(1)``, ``output``…) and ``(tensor id, is a gradient)`` pairs
+        (``value(x)``, ``grad(x)``, ``loss``). What cannot be resolved is left out."""
+        keys, tensors = set(), set()
+        for node in walk(parse(source).root):
+            try:
+                if isinstance(node, Call) and node.arguments and isinstance(
+                        node.arguments[0], Reference):
+                    target = node.arguments[0].target
+                    if node.function in ("value", "grad", "final_grad"):
+                        tensors.add((self._tensor(target).id, node.function != "value"))
+                    elif node.function == "input":
+                        keys.add(PanelKey(Role.INPUT, self._input_index(target, "input")))
+                    elif node.function == "contribution":
+                        which = self._input_index(target, "contribution")
+                        keys |= {PanelKey(Role.DOWNSTREAM, which), PanelKey(Role.TOTAL, which)}
+                elif isinstance(node, Name) and node.name in _VALUE_PANELS:
+                    keys.add(PanelKey(_VALUE_PANELS[node.name]))
+                elif isinstance(node, Name) and node.name == "loss" and \
+                        self.timeline.tape.loss is not None:
+                    tensors.add((self.timeline.tape.loss.id, False))
+            except ExpressionError:
+                continue
+        return frozenset(keys), frozenset(tensors)
+
     # values -------------------------------------------------------------------
     def _get_output(self):
         return _frozen(self._view.value(self._node("output").output))
@@ -303,6 +334,43 @@ class StepContext(Mapping):
         shifted = a - np.max(a, axis=-1, keepdims=True)
         e = np.exp(shifted)
         return e / e.sum(axis=-1, keepdims=True)
+
+
+_VALUE_PANELS = {"output": Role.OUTPUT, "upstream": Role.UPSTREAM, "before": Role.BEFORE,
+                 "after": Role.AFTER, "gradient": Role.GRADIENT}
+
+
+class DisplayedContext(Mapping):
+    """``ctx`` with every tensor and value rounded as the screen writes it (in panels, or
+    in lines of text): evaluating an answer here gives what a learner computes from the
+    numbers in front of them, so the quiz can accept it."""
+
+    def __init__(self, ctx: StepContext, panel: bool):
+        self.ctx = ctx
+        self.panel = panel
+
+    def _rounded(self, value):
+        if isinstance(value, (float, np.ndarray)) and np.asarray(value).dtype.kind == "f":
+            rounded = as_displayed(value, self.panel)
+            return float(rounded) if isinstance(value, float) else rounded
+        return value
+
+    def __getitem__(self, name: str):
+        value = self.ctx[name]
+        if name in TENSOR_FUNCTIONS:
+            return lambda *arguments: self._rounded(value(*arguments))
+        if name in VALUE_NAMES:
+            return self._rounded(value)
+        return value
+
+    def __iter__(self):
+        return iter(self.ctx)
+
+    def __len__(self) -> int:
+        return len(self.ctx)
+
+    def __contains__(self, name) -> bool:
+        return name in self.ctx
 
 
 def _one_argument(function, name):

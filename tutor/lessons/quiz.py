@@ -12,18 +12,30 @@ wrong (gave up after wrong attempts, or ran out of ``max_attempts``).
 from __future__ import annotations
 
 import math
+import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from engine.ops.base import fmt
 
-from tutor.lessons.answers import KINDS, grade, number_matches
-from engine.expr import ExpressionError, evaluate, parse
-from tutor.lessons.live import format_value, render
+from tutor.lessons.answers import (DEFAULT_ABS_TOLERANCE, DEFAULT_REL_TOLERANCE, KINDS, grade,
+                                   number_matches)
+from engine.expr import ExpressionError, evaluate
+from tutor.lessons.live import DisplayedContext, format_value, render
+from tutor.views.secret import Secret
 
 RESULTS = ("correct", "correct_after_hints", "skipped", "wrong")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A likely wrong answer (an expression over the run, like ``Quiz.answer``) and
+    what to tell a learner who gives it: the mistake named, not the answer."""
+
+    answer: str | int
+    feedback: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class Quiz:
     choices: tuple[str, ...] = ()
     tolerance: float | None = None
     rel_tolerance: float | None = None
+    mistakes: tuple[Mistake, ...] = ()
 
     @property
     def grading_options(self) -> dict:
@@ -53,14 +66,25 @@ def expected_answer(quiz: Quiz, ctx):
     number → float; shape → tuple of ints; choice → 0-based int; elements →
     frozenset of index tuples. Raises ``ExpressionError`` (the validator reports it).
     """
+    return answer_value(quiz, quiz.answer, ctx)
+
+
+def answer_value(quiz: Quiz, answer: str | int, ctx):
+    """``answer`` (the quiz's or one of its mistakes') evaluated at the step, as the kind."""
     if quiz.kind not in KINDS:
         raise ExpressionError(f"unknown quiz kind {quiz.kind!r}")
-    if quiz.kind == "choice" and isinstance(quiz.answer, int) and not isinstance(quiz.answer,
-                                                                                 bool):
-        value = float(quiz.answer)
+    if quiz.kind == "choice" and isinstance(answer, int) and not isinstance(answer, bool):
+        value = float(answer)
     else:
-        value = evaluate(str(quiz.answer), ctx)
+        value = evaluate(str(answer), ctx)
     return as_kind(quiz.kind, value, len(quiz.choices))
+
+
+def same_answer(quiz: Quiz, given, expected, **options) -> bool:
+    """Would ``given`` be graded as ``expected``? (numbers within the quiz's tolerance)"""
+    if quiz.kind == "number":
+        return number_matches(given, expected, **(options or quiz.grading_options))
+    return given == expected
 
 
 def as_kind(kind: str, value, n_choices: int = 0):
@@ -105,6 +129,19 @@ def describe(value) -> str:
     return type(value).__name__
 
 
+def secret_of(session: "QuizSession") -> Secret:
+    """What the quiz asks, to hide until it is answered: any number graded right; for a
+    shape, that shape and the tensors it is read from; for positions, those tensors."""
+    quiz, expected = session.quiz, session.expected
+    if quiz.kind == "number":
+        options = session.options
+        return Secret(accepts=lambda x: same_answer(quiz, x, expected, **options))
+    if quiz.kind == "choice" or not isinstance(quiz.answer, str):
+        return Secret()
+    keys, tensors = session.ctx.panels_read(quiz.answer)
+    return Secret(shape=expected if quiz.kind == "shape" else None, keys=keys, tensors=tensors)
+
+
 @dataclass(frozen=True)
 class Feedback:
     """What to tell the learner after ``submit``: ``status`` is ``right``, ``wrong``
@@ -133,16 +170,53 @@ class QuizResult:
         return asdict(self)
 
 
+def display_slack(quiz: Quiz, ctx, expected: float) -> float:
+    """How far an answer worked from the numbers on screen (rounded as panels and text
+    lines print them) can fall from the exact one: ``Σ`` of displayed entries that are
+    exactly 0 in sum can add up to −0.00005, say."""
+    slack = 0.0
+    for panel in (False, True):
+        try:
+            value = as_kind("number", evaluate(str(quiz.answer), DisplayedContext(ctx, panel)))
+        except ExpressionError:
+            continue
+        slack = max(slack, abs(value - expected))
+    return slack
+
+
+def grading_options(quiz: Quiz, ctx, expected) -> dict:
+    """The quiz's tolerances, widened to admit an answer computed from the displayed
+    numbers (twice the rounding it can carry)."""
+    options = dict(quiz.grading_options)
+    if quiz.kind != "number":
+        return options
+    slack = 2.0 * display_slack(quiz, ctx, expected)
+    if options["tolerance"] is None and options["rel_tolerance"] is None:
+        options["tolerance"], options["rel_tolerance"] = (DEFAULT_ABS_TOLERANCE,
+                                                          DEFAULT_REL_TOLERANCE)
+    options["tolerance"] = max(options["tolerance"] or 0.0, slack)
+    return options
+
+
 class QuizSession:
-    """One learner working through one quiz at its step (``ctx`` is a ``StepContext``)."""
+    """One learner working through one quiz at its step (``ctx`` is a ``StepContext``).
+
+    Choices are shown in an order shuffled per session (``rng``): ``choice_lines`` and the
+    letters typed follow that order, ``expected`` stays the lesson's 0-based index. A wrong
+    answer that is one of the quiz's ``mistakes`` gets that mistake's feedback."""
 
     def __init__(self, quiz: Quiz, ctx, max_attempts: int | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, rng: random.Random | None = None):
         self.quiz = quiz
         self.ctx = ctx
         self.expected = expected_answer(quiz, ctx)
+        self.options = grading_options(quiz, ctx, self.expected)
+        self.order = list(range(len(quiz.choices)))
+        (rng or random.Random()).shuffle(self.order)
+        self.mistakes = self._mistakes()
         self.max_attempts = max_attempts
         self.attempts = 0
+        self.answers: list[str] = []  # what the learner typed, readable answers in order
         self.hints_used = 0
         self.state = "open"
         self._clock = clock
@@ -153,15 +227,32 @@ class QuizSession:
     def prompt_text(self) -> str:
         return render(self.quiz.prompt, self.ctx)
 
+    def _mistakes(self) -> list[tuple[object, str]]:
+        """Each mistake's value here, leaving out any that cannot be computed on this run
+        or that the quiz would grade as right."""
+        found = []
+        for mistake in self.quiz.mistakes:
+            try:
+                value = answer_value(self.quiz, mistake.answer, self.ctx)
+            except ExpressionError:
+                continue
+            if not same_answer(self.quiz, value, self.expected, **self.options):
+                found.append((value, mistake.feedback))
+        return found
+
+    def shown_choices(self) -> list[str]:
+        """The choices in the order shown, live numbers filled in."""
+        return [render(self.quiz.choices[i], self.ctx) for i in self.order]
+
     def choice_lines(self) -> list[str]:
         """``a) first choice`` … as shown to the learner (choice quizzes)."""
-        return [f"{letter}) {render(choice, self.ctx)}"
-                for letter, choice in zip("abcdefghijklmnopqrstuvwxyz", self.quiz.choices)]
+        return [f"{letter}) {choice}"
+                for letter, choice in zip("abcdefghijklmnopqrstuvwxyz", self.shown_choices())]
 
     def expected_text(self) -> str:
         """The right answer as the screen prints it."""
         if self.quiz.kind == "choice":
-            return self.choice_lines()[self.expected]
+            return self.choice_lines()[self.order.index(self.expected)]
         return format_value(self.expected)
 
     def hint(self) -> str | None:
@@ -189,10 +280,17 @@ class QuizSession:
     def submit(self, text: str) -> Feedback:
         if self.finished:
             raise RuntimeError(f"quiz {self.quiz.id!r} is already finished ({self.state})")
-        result = grade(self.quiz.kind, text, self.expected, **self.quiz.grading_options)
+        if self.quiz.kind == "choice":
+            result = grade("choice", text, self.order.index(self.expected),
+                           choices=self.shown_choices())
+            if result.readable:
+                result = replace(result, parsed=self.order[result.parsed])
+        else:
+            result = grade(self.quiz.kind, text, self.expected, **self.options)
         if not result.readable:
             return Feedback("unreadable", result.message, self.attempts, False)
         self.attempts += 1
+        self.answers.append(" ".join(text.split()))
         if result.correct:
             self._finish("correct")
             return Feedback("right", f"Right: {self.expected_text()}.", self.attempts, True)
@@ -205,20 +303,31 @@ class QuizSession:
         return Feedback("wrong", f"{message} Try again{more}.", self.attempts, False)
 
     def _wrong_message(self, text: str, parsed) -> str:
+        """A listed mistake's own feedback first; else what can be said in general."""
         kind = self.quiz.kind
+        said = self._said(text, parsed)
+        for value, feedback in self.mistakes:
+            if same_answer(self.quiz, parsed, value, **self.options):
+                return f"Not quite: {said}. {render(feedback, self.ctx)}"
         if kind == "number":
-            shown = fmt(parsed)
-            typed = " ".join(text.split())
-            said = shown if typed == shown else f"{typed} = {shown}"
-            if self.expected != 0 and number_matches(-parsed, self.expected,
-                                                     **self.quiz.grading_options):
+            if self.expected != 0 and number_matches(-parsed, self.expected, **self.options):
                 return f"Not quite: {said} has the right size but the wrong sign."
             return f"Not quite: {said} is not it."
         if kind == "choice":
-            return f"Not quite: {self.choice_lines()[parsed]} is not it."
+            return f"Not quite: {said} is not it."
         if kind == "shape":
             return f"Not quite: the shape is not {format_value(parsed)}."
         return f"Not quite: {format_value(parsed)} is not the right set of positions."
+
+    def _said(self, text: str, parsed) -> str:
+        """The learner's answer, as read: ``1/4 = 0.25``, ``b) …``, ``(2, 3)``."""
+        if self.quiz.kind == "number":
+            shown = fmt(parsed)
+            typed = " ".join(text.split())
+            return shown if typed == shown else f"{typed} = {shown}"
+        if self.quiz.kind == "choice":
+            return self.choice_lines()[self.order.index(parsed)]
+        return format_value(parsed)
 
     def skip(self) -> None:
         """Give up: ``skipped`` if nothing was tried, ``wrong`` after wrong attempts."""

@@ -26,7 +26,8 @@ TOOLS = ("nudge", "descent", "lr_lab", "decode", "twin", "train")
 TOP_FIELDS = ("id", "title", "summary", "tools", "scenario", "section", "quiz")
 SECTION_FIELDS = ("at", "title", "text")
 QUIZ_FIELDS = ("id", "at", "kind", "prompt", "answer", "choices", "tolerance", "rel_tolerance",
-               "hints", "explain")
+               "hints", "mistakes", "explain")
+MISTAKE_FIELDS = ("answer", "feedback")
 QUIZ_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -241,10 +242,33 @@ def _check_quiz(c: _Checker, quiz: dict, where: str) -> str | None:
                 c.problem(f"{where}.hints[{j}]", "a hint must be non-empty text")
             else:
                 c.template(hint, f"{where}.hints[{j}]")
+    _check_mistakes(c, quiz, kind, where)
     explain = c.text(quiz, "explain", f"{where}.explain")
     if explain is not None:
         c.template(explain, f"{where}.explain", extra_names=("answer",))
     return quiz_id
+
+
+def _check_mistakes(c: _Checker, quiz: dict, kind: str | None, where: str) -> None:
+    """``mistakes = [{answer = "…", feedback = "…"}]``: a likely wrong answer, as an
+    expression over the run like ``answer`` (a 0-based index for a choice quiz), and what
+    to tell a learner who gives it."""
+    mistakes = quiz.get("mistakes", [])
+    if not isinstance(mistakes, list) or not all(isinstance(m, dict) for m in mistakes):
+        c.problem(f"{where}.mistakes", "must be a list of tables: mistakes = [{answer = \"…\", "
+                  "feedback = \"…\"}]")
+        return
+    choices = quiz.get("choices") if isinstance(quiz.get("choices"), list) else None
+    for j, mistake in enumerate(mistakes):
+        at = f"{where}.mistakes[{j}]"
+        c.unknown_fields(mistake, MISTAKE_FIELDS, f"{at}.")
+        if "answer" not in mistake:
+            c.problem(f"{at}.answer", "missing: the wrong answer, as an expression over the run")
+        else:
+            _check_answer_value(c, mistake["answer"], kind, choices, f"{at}.answer")
+        feedback = c.text(mistake, "feedback", f"{at}.feedback")
+        if feedback is not None:
+            c.template(feedback, f"{at}.feedback")
 
 
 def _check_choices_and_answer(c: _Checker, quiz: dict, kind: str | None, where: str) -> None:
@@ -267,15 +291,18 @@ def _check_choices_and_answer(c: _Checker, quiz: dict, kind: str | None, where: 
                   "\"contribution(0)[0, 2]\"" + (" (or the 0-based index of the right choice)"
                                                   if kind == "choice" else ""))
         return
-    answer = quiz["answer"]
+    _check_answer_value(c, quiz["answer"], kind, choices, f"{where}.answer")
+
+
+def _check_answer_value(c: _Checker, answer, kind: str | None, choices, where: str) -> None:
     if kind == "choice" and isinstance(answer, int) and not isinstance(answer, bool):
         if choices is not None and not 0 <= answer < len(choices):
-            c.problem(f"{where}.answer", f"is {answer} but the choices are numbered 0.."
+            c.problem(where, f"is {answer} but the choices are numbered 0.."
                       f"{len(choices) - 1} (0-based)")
     elif kind == "number" and isinstance(answer, (int, float)) and not isinstance(answer, bool):
         if not math.isfinite(answer):
-            c.problem(f"{where}.answer", "must be a finite number")
+            c.problem(where, "must be a finite number")
     elif isinstance(answer, str) and answer.strip():
-        c.expression(answer, f"{where}.answer")
+        c.expression(answer, where)
     else:
-        c.problem(f"{where}.answer", f"must be an expression (text), got {answer!r:.40}")
+        c.problem(where, f"must be an expression (text), got {answer!r:.40}")

@@ -22,9 +22,19 @@ EDGE_ITEMS = 3
 MAX_ITEMS = 8
 
 
-def format_value(value) -> str:
+def format_value(value, hide=None) -> str:
     """Numbers with 4 significant digits; arrays as ``[0.1, -0.2, …, 3]``; shapes as
-    ``(3, 4)``; sets of positions as ``(0, 1), (0, 2)`` or ``1, 3`` (one axis) or ``none``."""
+    ``(3, 4)``; sets of positions as ``(0, 1), (0, 2)`` or ``1, 3`` (one axis) or ``none``.
+
+    ``hide(x)`` true for a number or shape writes it as ``?`` (a waiting quiz's answer)."""
+    if hide is not None:
+        if isinstance(value, tuple) and hide(value):
+            return "?"
+        array = np.asarray(value) if not isinstance(value, (tuple, set, frozenset)) else None
+        if array is not None and array.dtype.kind in "fiub":
+            if array.ndim == 0:
+                return "?" if hide(float(array)) else fmt(array)
+            return _format_array(array, lambda x: "?" if hide(float(x)) else fmt(x))
     if isinstance(value, (set, frozenset)):
         if not value:
             return "none"
@@ -40,15 +50,15 @@ def format_value(value) -> str:
     return _format_array(array)
 
 
-def _format_array(array: np.ndarray) -> str:
+def _format_array(array: np.ndarray, number=fmt) -> str:
     if array.ndim == 0:
-        return fmt(array)
+        return number(array)
     n = array.shape[0]
     if n > MAX_ITEMS:
-        items = ([_format_array(array[i]) for i in range(EDGE_ITEMS)] + ["…"]
-                 + [_format_array(array[i]) for i in range(n - 2, n)])
+        items = ([_format_array(array[i], number) for i in range(EDGE_ITEMS)] + ["…"]
+                 + [_format_array(array[i], number) for i in range(n - 2, n)])
     else:
-        items = [_format_array(array[i]) for i in range(n)]
+        items = [_format_array(array[i], number) for i in range(n)]
     return "[" + ", ".join(items) + "]"
 
 
@@ -91,10 +101,11 @@ def split_template(template: str) -> list:
     return parts
 
 
-def render(template: str, ctx: Mapping, answer=None) -> str:
+def render(template: str, ctx: Mapping, answer=None, hide=None) -> str:
     """Fill every ``{expression}`` with its value at the step, printed as on screen.
 
-    ``answer`` (a quiz's expected answer) is available as the name ``answer``.
+    ``answer`` (a quiz's expected answer) is available as the name ``answer``; ``hide``
+    (see ``format_value``) writes a waiting quiz's answer as ``?``.
     A bad part raises ``ExpressionError`` whose message starts with that part.
     """
     env = ctx if answer is None else ChainMap({"answer": answer}, ctx)
@@ -105,7 +116,7 @@ def render(template: str, ctx: Mapping, answer=None) -> str:
             continue
         source, position = part
         try:
-            out.append(format_value(evaluate(source, env)))
+            out.append(format_value(evaluate(source, env), hide))
         except ExpressionError as error:
             where = None if error.position is None else position + error.position
             raise ExpressionError(f"{{{source}}}: {error.message}", where) from None

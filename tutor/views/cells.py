@@ -10,6 +10,7 @@ import numpy as np
 
 CELL_WIDTH = 7
 LEVELS = 6
+HIDDEN = "?"  # an element a waiting quiz asks for
 
 
 def cell_text(value: float) -> str:
@@ -123,6 +124,24 @@ def panel_exponent(values: np.ndarray) -> int:
     return exponent
 
 
+def as_displayed(values, panel: bool) -> np.ndarray:
+    """``values`` rounded as the screen writes them: in a panel (``cell_text`` under the
+    panel's exponent) or in a line of text (4 significant digits). An answer worked out
+    from the numbers on screen is computed from these."""
+    values = np.asarray(values, dtype=float)
+    if not panel:
+        return np.vectorize(lambda x: float(f"{x:.4g}"), otypes=[float])(values) \
+            if values.size else values
+    unit = 10.0 ** panel_exponent(values)
+
+    def written(x: float) -> float:
+        try:
+            return float(cell_text(x / unit)) * unit
+        except ValueError:  # nan, ±inf, "+huge": left as they are
+            return x
+    return np.vectorize(written, otypes=[float])(values) if values.size else values
+
+
 @dataclass(frozen=True)
 class Cell:
     """One piece of a panel line: ``kind`` is "value", "axis" (an index label), "gap"
@@ -134,7 +153,7 @@ class Cell:
 
 
 def panel_lines(array: np.ndarray, cursor: tuple, width: int, height: int,
-                exponent: int = 0) -> list[list[Cell]]:
+                exponent: int = 0, hidden: np.ndarray | None = None) -> list[list[Cell]]:
     """The lines a panel of ``width`` × ``height`` shows of ``array`` (1-D or 2-D; a
     higher-rank tensor's current slice is passed in as 2-D).
 
@@ -142,11 +161,14 @@ def panel_lines(array: np.ndarray, cursor: tuple, width: int, height: int,
     starting with the index of its first entry. Longer vectors and matrices are
     elided numpy-style around the cursor (``visible``), with index labels that line up.
     Only the cells shown are written (a large tensor costs no more than a small one).
+    Elements ``hidden`` marks (what a waiting quiz asks) are written ``?``.
     """
     integer = array.dtype.kind in "iub"
     unit = 10.0 ** exponent
 
     def text(index) -> str:
+        if hidden is not None and hidden[index]:
+            return HIDDEN
         value = array[index]
         return str(int(value)) if integer else cell_text(float(value) / unit)
 

@@ -72,6 +72,8 @@ class TensorSlot:
     note: str = ""
     shape_only: bool = False  # recorded with --shapes-only: the value is a placeholder
     noise: float = 0.0  # |value| at or below this is rounding noise of an exact 0: shown as 0
+    hidden: np.ndarray | None = None  # elements a waiting quiz asks for: shown as ?
+    concealed: bool = False  # the whole panel is what a waiting quiz asks about
 
     @property
     def role(self) -> Role:
@@ -129,7 +131,10 @@ def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def shape_text(shape: tuple) -> str:
+def shape_text(shape: tuple | str) -> str:
+    """``(3, 4)``, ``(5,)``, ``scalar``; a shape a quiz asks for is already ``?``."""
+    if isinstance(shape, str):
+        return shape
     return "scalar" if shape == () else _shape_text(shape)
 
 

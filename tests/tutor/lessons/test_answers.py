@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -18,9 +19,14 @@ CHOICES = ["It doubles", "It halves", "Nothing changes"]
 @pytest.mark.parametrize("text, value", [
     ("0.37", 0.37), ("-1/4", -0.25), ("3e-2", 0.03), (".5", 0.5), ("0.37*0", 0.0),
     ("1 − 0.2×3", 0.4), ("2 · 0.5", 1.0), ("1 ÷ 4", 0.25), ("= 0.25", 0.25), ("(1+1)**-1", 0.5),
-    ("  -0.0", 0.0),
+    ("  -0.0", 0.0), ("2^3", 8.0), ("-2^2", -4.0), ("2^-1", 0.5), ("ln(12)", math.log(12)),
+    ("log(12)", math.log(12)), ("exp(1)", math.e), ("e", math.e), ("sqrt(2)/2", 2 ** -0.5),
+    ("π/4", math.atan(1)), ("pi", math.acos(-1)), ("2e-1*e", 0.2 * math.e), ("ln 12", None),
 ])
 def test_number_forms(text, value):
+    if value is None:  # a function needs its parentheses
+        assert not grade("number", text, 1.0).readable
+        return
     result = grade("number", text, value, tolerance=1e-12)
     assert result.correct and result.readable
     assert result.parsed == pytest.approx(value, abs=1e-15)

@@ -283,3 +283,65 @@ def test_section_text_is_checked_at_every_step_it_is_shown(tmp_path):
     # fine at layer1 … squared (2-D outputs), wrong at the loss, a single number
     assert problems == [f"{tmp_path.name}/01-a.toml: section[0].text: at step forward:loss: "
                         "{output[0, 0]}: a single number cannot be indexed"]
+
+
+def test_mistakes_are_checked_in_structure(tmp_path):
+    write(tmp_path, "01-m.toml", MINIMAL.format(id="01-m", scenario='kind = "mlp"') + '''
+[[quiz]]
+id = "c"
+at = "forward:relu"
+kind = "choice"
+prompt = "p"
+choices = ["a", "b"]
+answer = 1
+hints = ["h"]
+explain = "e"
+mistakes = [{answer = 5, feedback = "out of range"}, {answer = 0, feedbak = "typo"}, "text"]
+''')
+    problems = [str(p) for p in validate(tmp_path)]
+    for expected in ["quiz[0].mistakes: must be a list of tables"]:
+        assert any(expected in p for p in problems), "\n".join([expected] + problems)
+    write(tmp_path, "01-m.toml", (tmp_path / "01-m.toml").read_text().replace(', "text"]', "]"))
+    problems = [str(p) for p in validate(tmp_path)]
+    for expected in ["quiz[0].mistakes[0].answer: is 5 but the choices are numbered 0..1",
+                     "quiz[0].mistakes[1].feedbak: unknown field (did you mean 'feedback'?)",
+                     "quiz[0].mistakes[1].feedback: missing"]:
+        assert any(expected in p for p in problems), "\n".join([expected] + problems)
+
+
+def test_mistakes_are_checked_on_the_run_and_a_guessable_choice_is_named(tmp_path):
+    write(tmp_path, "01-m.toml", MINIMAL.format(id="01-m", scenario='kind = "mlp"') + '''
+[[quiz]]
+id = "n"
+at = "forward:relu"
+kind = "number"
+prompt = "p"
+answer = "output[0, 0]"
+hints = ["h"]
+explain = "e"
+mistakes = [{answer = "input(0)[0, 0] - 1", feedback = "fine {value(relu)[0, 0]}"},
+            {answer = "output[0, 0]", feedback = "the answer itself"},
+            {answer = "grad(relu)", feedback = "f"},
+            {answer = "1", feedback = "{value(relu)[9]}"}]
+
+[[quiz]]
+id = "c"
+at = "forward:relu"
+kind = "choice"
+prompt = "p"
+choices = ["short", "the right one, written out at a length no other option has"]
+answer = 1
+hints = ["h"]
+explain = "e"
+''')
+    report = check_lessons(tmp_path)
+    problems = [str(p) for p in report.problems]
+    for expected in [
+        "quiz[0].mistakes[1].answer: at step forward:relu it is",
+        "quiz[0].mistakes[2].answer: at step forward:relu: ∂L/∂relu is not computed yet",
+        "quiz[0].mistakes[3].feedback: at step forward:relu: {value(relu)[9]}",
+    ]:
+        assert any(expected in p for p in problems), "\n".join([expected] + problems)
+    assert len(problems) == 3, problems
+    assert any("quiz[1] (c): the right choice is the longest" in n for n in report.notes), \
+        report.notes

@@ -114,17 +114,77 @@ def test_update_quiz_closed_form():
     assert session.submit("2 - 0.1*30").right
 
 
-def test_choice_quiz():
+class Order:
+    """A stand-in random source that puts the choices in a given order."""
+
+    def __init__(self, order):
+        self.order = order
+
+    def shuffle(self, items):
+        items[:] = self.order
+
+
+def test_choice_quiz_in_the_written_order():
     quiz = Quiz(id="sign", at="backward:loss", kind="choice", prompt="Error {value(err)}?",
                 answer=1, choices=("up", "down by {value(err)}"), hints=("h",),
                 explain="choice {answer + 1}")
-    session = QuizSession(quiz, ctx_at(squared_error_timeline(), "backward", "loss"))
+    ctx = ctx_at(squared_error_timeline(), "backward", "loss")
+    session = QuizSession(quiz, ctx, rng=Order([0, 1]))
     assert session.choice_lines() == ["a) up", "b) down by 5"]
     assert session.expected == 1 and session.expected_text() == "b) down by 5"
     wrong = session.submit("a")
     assert wrong.message == "Not quite: a) up is not it. Try again or ask for a hint."
     assert session.submit("B").right
     assert session.explanation() == "choice 2"
+
+
+def test_choices_are_shown_shuffled_and_graded_by_what_is_shown():
+    quiz = Quiz(id="sign", at="backward:loss", kind="choice", prompt="?", answer=1,
+                choices=("up", "down", "sideways"), hints=("h",), explain="{answer}")
+    ctx = ctx_at(squared_error_timeline(), "backward", "loss")
+    session = QuizSession(quiz, ctx, rng=Order([2, 1, 0]))
+    assert session.choice_lines() == ["a) sideways", "b) down", "c) up"]
+    assert session.expected == 1 and session.expected_text() == "b) down"
+    assert not session.submit("c").right and session.submit("b").right
+    # shown in different orders over runs, the right one where it falls
+    orders = {tuple(QuizSession(quiz, ctx).order) for _ in range(60)}
+    assert len(orders) > 1
+    for order in orders:
+        assert QuizSession(quiz, ctx, rng=Order(list(order))).submit(
+            "abc"[list(order).index(1)]).right
+
+
+def test_a_listed_mistake_gets_its_own_feedback():
+    from tutor.lessons.quiz import Mistake
+    quiz = Quiz(id="dloss-dw", at="backward:pred", kind="number", prompt="?",
+                answer="contribution(w)", hints=("h",), explain="{answer}", tolerance=1e-6,
+                mistakes=(Mistake("upstream", "That is ∂L/∂pred; times ∂pred/∂w = x."),
+                          Mistake("-contribution(w)", "never shown: the sign rule comes first"),
+                          Mistake("contribution(w)", "equal to the answer: left out")))
+    session = QuizSession(quiz, ctx_at(squared_error_timeline(), "backward", "pred"))
+    assert len(session.mistakes) == 2  # the one equal to the answer is dropped
+    assert session.submit("10").message == ("Not quite: 10. That is ∂L/∂pred; times ∂pred/∂w"
+                                            " = x. Try again or ask for a hint.")
+    assert session.submit("-30").message.startswith("Not quite: -30. never shown")
+    assert "is not it" in session.submit("31").message
+
+
+def test_an_answer_worked_from_the_displayed_numbers_is_accepted():
+    """Row sums of softmax gradients are 0 exactly; the displayed entries, rounded to 4
+    significant digits, add up to a little off 0, and that sum is accepted."""
+    scenario = build_scenario({"kind": "mlp", "sizes": [3, 4, 3], "batch": 2, "seed": 3,
+                               "loss": "cross_entropy"})
+    timeline = scenario.timeline()
+    quiz = Quiz(id="row-sum", at="backward:loss", kind="number", prompt="?",
+                answer="sum(contribution(0)[0])", hints=("h",), explain="{answer}",
+                tolerance=1e-9)
+    ctx = ctx_at(timeline, "backward", "loss")
+    row = ctx["contribution"](0)[0]
+    written = sum(float(f"{x:.4g}") for x in row)
+    assert abs(written) > 1e-9  # the displayed numbers do not add up to exactly 0
+    session = QuizSession(quiz, ctx)
+    assert session.submit(repr(written)).right
+    assert not QuizSession(quiz, ctx).submit(repr(abs(written) * 50 + 1e-3)).right
 
 
 def mlp():

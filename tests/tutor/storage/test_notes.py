@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.storage.notes import NoteCard, NotesError, append_note, card_markdown, default_notes_path
+from tutor.storage.notes import (NoteCard, NotesError, QuizNote, append_note, card_markdown,
+                                 default_notes_path, without_instructions)
 
 CARD = NoteCard(step="decoder.layers.0.ff.relu", phase="backward", lesson="02-relu-layer",
                 formula="y = max(x, 0)", derivative="∂y/∂x = 1 if x > 0 else 0",
@@ -59,3 +60,37 @@ def test_unwritable_paths_give_one_clear_line(tmp_path):
     assert "cannot write notes to" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(NotesError, match="it is a folder"):
         append_note(tmp_path, CARD)
+
+
+def test_lesson_text_is_kept_without_its_instructions_about_keys():
+    text = """## The chain rule
+
+Each op multiplies upstream by its local derivative. Press **b** to jump to the forward
+step. The product is the downstream gradient.
+
+- a list item stays
+- select the panel (Tab) and nudge it
+
+```python
+loss.backward()
+
+print(w.grad)
+```
+
+Try it yourself: press + to nudge w."""
+    kept = without_instructions(text)
+    assert kept == ("## The chain rule\n\nEach op multiplies upstream by its local derivative. "
+                    "The product is the downstream gradient.\n\n- a list item stays\n\n"
+                    "```python\nloss.backward()\n\nprint(w.grad)\n```")
+
+
+def test_quizzes_answered_at_the_step_are_noted_with_the_learners_answers():
+    card = NoteCard(step="update:w", phase="update", timestamp="t", quizzes=[
+        QuizNote("w = 3, ∂L/∂w = 8, lr = 0.01. What is w after the step?", ["3.08", "2.92"],
+                 "correct", "2.92", "3 − 0.01 × 8 = 2.92: against the gradient."),
+        QuizNote("Which way?", [], "skipped", "b) down", "")])
+    text = card_markdown(card)
+    assert ("**Quiz.** w = 3, ∂L/∂w = 8, lr = 0.01. What is w after the step?\n\n"
+            "- My answers: `3.08`, `2.92` (right)\n- Answer: `2.92`\n"
+            "- Why: 3 − 0.01 × 8 = 2.92: against the gradient.") in text
+    assert "**Quiz.** Which way?\n\n- Skipped\n- Answer: `b) down`\n" in text

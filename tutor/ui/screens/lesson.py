@@ -9,11 +9,13 @@ from engine.expr import ExpressionError
 from tutor.lessons.run import LessonRun
 from tutor.lessons.live import StepContext, render
 from tutor.storage.progress import ProgressStore, step_key
-from tutor.lessons.quiz import QuizSession
+from tutor.lessons.quiz import QuizSession, secret_of
+from tutor.views.secret import NOTHING, Concealment
 from tutor.views.session import Session
 from tutor.ui.screens.quiz import QuizScreen
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.ui.widgets.lesson_prose import LessonProse
+from tutor.storage.notes import QuizNote, without_instructions
 
 SAVE_DELAY = 1.0  # seconds after the last move before the position is written
 
@@ -43,6 +45,9 @@ class LessonScreen(StepperScreen):
         self._quiz_open = False
         self._quiz_due = False  # a quiz should open as soon as the lesson is in front again
         self._asked_at: int | None = None
+        self._open_quiz: str | None = None  # the id of the quiz on screen
+        self._finished: dict[str, QuizSession] = {}  # answered in this sitting (for notes)
+        self._concealed: tuple = (None, NOTHING)  # (position and quiz ids, their secrets)
 
     # lifecycle ----------------------------------------------------------------------
     def compose_side(self):
@@ -80,6 +85,24 @@ class LessonScreen(StepperScreen):
                    and self.waiting_quizzes(p)]
         return waiting[0] if waiting else None
 
+    def concealment(self) -> Concealment:
+        """Predict, then reveal: the answers of the quizzes waiting at this step (and of the
+        one on screen) are hidden until each is answered or skipped."""
+        position = self.session.timeline.position
+        asked = tuple(q for q in self.placements.quizzes_at.get(position, [])
+                      if not self.results.get(q.id) or q.id == self._open_quiz)
+        key = (position, tuple(q.id for q in asked))
+        if self._concealed[0] != key:
+            secrets = []
+            for quiz in asked:
+                try:
+                    session = QuizSession(quiz, StepContext(self.session.timeline, position))
+                except ExpressionError:
+                    continue  # a quiz that cannot be set is skipped when it opens
+                secrets.append(secret_of(session))
+            self._concealed = (key, Concealment(tuple(secrets)))
+        return self._concealed[1]
+
     def after_step(self) -> None:
         self._show_section()
         self._schedule_save()
@@ -112,17 +135,23 @@ class LessonScreen(StepperScreen):
         number = self.lesson.quizzes.index(quiz) + 1
         title = f"Quiz {number}/{len(self.lesson.quizzes)} · step {position + 1} · {quiz.kind}"
         self._quiz_open = True
+        if quiz.id != self._open_quiz and self.results.get(quiz.id):  # taken again: hide it
+            self._open_quiz = quiz.id
+            self.refresh_step()
+        self._open_quiz = quiz.id
         prose = self.query_one(LessonProse)
         self.app.push_screen(QuizScreen(session, title, scroll_text=prose.page),
                              lambda state: self._quiz_closed(session))
 
     def _quiz_closed(self, session: QuizSession) -> None:
         self._quiz_open = False
+        self._open_quiz = None
         result = session.result
-        if result is None:
-            self.refresh_status()
+        if result is None:  # "later": the answer stays hidden while the quiz waits
+            self.refresh_step()
             return
         self.results[session.quiz.id] = result.result
+        self._finished[session.quiz.id] = session
         warning = self.store.record_quiz(self.lesson.id, session.quiz.id, result)
         if warning:
             self.notify(warning, severity="warning", timeout=8)
@@ -135,7 +164,7 @@ class LessonScreen(StepperScreen):
                             "Esc returns to the lesson list.", timeout=8)
                 if warning:
                     self.notify(warning, severity="warning", timeout=8)
-        self.refresh_status()
+        self.refresh_step()  # reveal what the quiz asked
 
     def on_screen_resume(self) -> None:
         """Back from the step finder or help: a quiz that could not open then opens now."""
@@ -172,7 +201,8 @@ class LessonScreen(StepperScreen):
             return f"# {self.lesson.title}\n\n{self.lesson.summary}"
         section = self.placements.sections[index]
         try:
-            text = render(section.text, StepContext(self.session.timeline))
+            text = render(section.text, StepContext(self.session.timeline),
+                          hide=self.concealment().value)
         except ExpressionError as error:
             text = f"{section.text}\n\n*(a number here could not be filled in: {error})*"
         title = f"## {section.title}\n\n" if section.title else ""
@@ -185,8 +215,20 @@ class LessonScreen(StepperScreen):
         return f"lesson {self.lesson.number}: {self.lesson.title}"
 
     def note_sentence(self) -> str:
+        """What the lesson says at this step, without its instructions about keys."""
         index = self.placements.section_of[self.session.timeline.position]
-        return self._section_markdown(index) if index is not None else ""
+        return without_instructions(self._section_markdown(index)) if index is not None else ""
+
+    def note_quizzes(self) -> list[QuizNote]:
+        position = self.session.timeline.position
+        notes = []
+        for quiz in self.placements.quizzes_at.get(position, []):
+            session = self._finished.get(quiz.id)
+            if session is not None and session.result is not None:
+                notes.append(QuizNote(session.prompt_text(), session.answers,
+                                      session.result.result, session.expected_text(),
+                                      session.explanation()))
+        return notes
 
     def action_toggle_prose(self) -> None:
         self.toggle_class("show-map")

@@ -22,6 +22,7 @@ from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.tensor_view import TensorView
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
+from tutor.views.secret import NOTHING, Concealment, WorkedLine, worked_text
 from tutor.views.step import PanelKey, Role, StepView, build_view, shape_text, worked_element
 
 MAX_PANELS = 6
@@ -143,7 +144,7 @@ class StepperScreen(Screen):
     def refresh_step(self) -> None:
         """Redraw every panel from the cursor (the only place panels change)."""
         timeline = self.session.timeline
-        view = self.view = build_view(timeline)
+        view = self.view = self.concealment().view(build_view(timeline))
         key, index = self.selected
         if view.slot(key) is None:
             key = self._default_key(view)
@@ -213,10 +214,11 @@ class StepperScreen(Screen):
     def _refresh_card(self) -> None:
         selection = self.selection()
         key = selection.slot.key if selection.slot is not None else None
-        worked = worked_element(self.session.timeline, self.session.timeline.position, key,
-                                selection.index)
+        conceal = self.concealment()
+        worked = conceal.worked(WorkedLine.of(worked_element(
+            self.session.timeline, self.session.timeline.position, key, selection.index)))
         self._card.show(self.view, worked, self.card_sentence(), selection.index,
-                        compact=self.has_class("compact"))
+                        compact=self.has_class("compact"), conceal=conceal)
 
     def _panel(self, key: PanelKey | None) -> TensorView | None:
         for widget in self._panels:
@@ -258,6 +260,10 @@ class StepperScreen(Screen):
 
     def card_sentence(self) -> str | None:
         return None
+
+    def concealment(self) -> Concealment:
+        """What to hide at this step until a quiz is answered (lessons hide their answers)."""
+        return NOTHING
 
     def after_step(self) -> None:
         """Called after every redraw (lessons place quizzes and prose here)."""
@@ -331,14 +337,15 @@ class StepperScreen(Screen):
 
         view = self.view
         selection = self.selection()
-        worked = worked_element(self.session.timeline, self.session.timeline.position,
-                                selection.slot.key if selection.slot else None, selection.index)
+        worked = self.concealment().worked(WorkedLine.of(worked_element(
+            self.session.timeline, self.session.timeline.position,
+            selection.slot.key if selection.slot else None, selection.index)))
         card = NoteCard(
             step=f"step {view.position + 1}/{view.total} {view.name}", phase=view.phase,
             formula=view.formula, derivative=view.derivative,
             shapes="   ".join(f"{name} {shape_text(shape)}" for name, shape in view.shapes),
-            worked=str(worked) if worked is not None else "", torch=view.torch_line,
-            lesson=self.note_lesson(), sentence=self.note_sentence())
+            worked=worked_text(worked), torch=view.torch_line,
+            lesson=self.note_lesson(), sentence=self.note_sentence(), quizzes=self.note_quizzes())
         try:
             path = append_note(getattr(self.app, "notes_path", None), card)
         except NotesError as error:
@@ -348,6 +355,10 @@ class StepperScreen(Screen):
 
     def note_lesson(self) -> str:
         return ""
+
+    def note_quizzes(self) -> list:
+        """The quizzes answered at this step, for the notes (``QuizNote``s)."""
+        return []
 
     def note_sentence(self) -> str:
         return self.view.sentence if self.view else ""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from engine.ops.base import Worked
-
+from tutor.views.secret import NOTHING, Concealment, WorkedLine
 from tutor.views.step import StepView, shape_text
 from tutor.ui.widgets.parts import Parts, update_static
 
@@ -15,11 +14,18 @@ PHASE_STYLE = {"forward": "bold cyan", "backward": "bold magenta", "update": "bo
 class OpCard(Static):
     """What the current op does, its derivative, and the numbers of one element."""
 
-    def show(self, view: StepView, worked: Worked | None, sentence: str | None = None,
-             index: tuple = (), compact: bool = False) -> None:
+    worked: WorkedLine | None = None
+    adds_up: list[str] = []
+
+    def show(self, view: StepView, worked: WorkedLine | None, sentence: str | None = None,
+             index: tuple = (), compact: bool = False,
+             conceal: Concealment = NOTHING) -> None:
         """``compact`` (80×24) drops the title line (the status bar has it) and the worked
         line's symbols (the formula above has them), and puts the numbers right after the
-        formula: the local derivative and the shapes come last, where the card is cut."""
+        formula: the local derivative and the shapes come last, where the card is cut.
+        ``conceal`` hides what a waiting quiz asks (``worked`` comes concealed already)."""
+        self.worked = worked  # what it shows, for readers of the card (notes, tests)
+        self.adds_up = [conceal.text(a.line(index)) for a in view.accumulations]
         text = Parts()
         if not compact:
             text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
@@ -33,13 +39,13 @@ class OpCard(Static):
             text.add(f"{worked.target} = ", "bold")
             if not compact:
                 text.add(f"{worked.symbolic} = ", "italic")
-            if worked.numeric != _value(worked.value):  # a lookup's number is its value
-                text.add(f"{worked.numeric}{worked.result_joiner}")
-            text.add(_value(worked.value), "bold yellow")
+            if worked.numeric:  # a lookup's number is its result
+                text.add(f"{worked.numeric}{worked.joiner}")
+            text.add(worked.result, "bold yellow")
             text.add("\n")
-        for accumulation in view.accumulations:
+        for line in self.adds_up:
             text.add("adds up  ", "dim")
-            text.add(accumulation.line(index) + "\n", "yellow")
+            text.add(line + "\n", "yellow")
         if compact:  # what is cut at 80×24 is the least needed: the panels have the shapes
             text.add("local ∂  ", "dim").add(view.derivative + "\n")
             self._shapes(text, view)
@@ -54,9 +60,3 @@ class OpCard(Static):
     def _shapes(text: Parts, view: StepView) -> None:
         text.add("shapes   ", "dim")
         text.add("   ".join(f"{name} {shape_text(shape)}" for name, shape in view.shapes) + "\n")
-
-
-def _value(x: float) -> str:
-    from engine.ops.base import fmt
-
-    return fmt(x)

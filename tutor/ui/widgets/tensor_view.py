@@ -13,9 +13,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.views.cells import (LEVELS, cell_text, clip_index, finite_scale, panel_exponent,
-                               panel_lines,
-                               leading_indices, level)
+from tutor.views.cells import (HIDDEN, LEVELS, cell_text, clip_index, finite_scale,
+                               leading_indices, level, panel_exponent, panel_lines)
 from tutor.views.step import TensorSlot, shape_text
 
 
@@ -70,7 +69,7 @@ class TensorView(Widget, can_focus=True):
         self._scale = 0.0
         self._exponent = 0
         self._exponent = 0
-        self._subtitle_parts: tuple = ()
+        self._subtitle_parts: tuple = ("", "")
         self._hits: list = []
 
     # data -----------------------------------------------------------------
@@ -87,6 +86,10 @@ class TensorView(Widget, can_focus=True):
         if slot is None:
             self.border_title = ""
             self.border_subtitle = ""
+        elif slot.concealed:  # what a waiting quiz asks about: not even its shape
+            self.border_title = Content(slot.label)
+            self._exponent = 0
+            self._subtitle_parts = ("", "")
         else:
             # Content, not a str: a name like positional_encoding[:8] is not markup
             self.border_title = Content(slot.label)
@@ -105,6 +108,8 @@ class TensorView(Widget, can_focus=True):
         if self.slot is None:
             return
         shape = self.slot.value.shape if self.slot.value is not None else None
+        if self.slot.concealed:
+            shape = None
         where = shape_text(shape) if shape is not None else ""
         if shape is not None and len(shape) > 2:
             lead = ",".join(str(i) for i in self.cursor[:-2])
@@ -123,7 +128,7 @@ class TensorView(Widget, can_focus=True):
 
     # keys -------------------------------------------------------------------
     def action_move(self, drow: int, dcol: int) -> None:
-        if self._array is None or self._array.ndim == 0:
+        if self._array is None or self._array.ndim == 0 or self.slot.concealed:
             return
         index = list(self.cursor)
         if self._array.ndim == 1:
@@ -201,11 +206,16 @@ class TensorView(Widget, can_focus=True):
             return [self._strip([Segment("not yet: not computed at this step", base + DIM)],
                                 width)]
         a = self._array
+        if self.slot.concealed:
+            return [self._strip([Segment("? — answer the quiz to see this", base + DIM)], width)]
+        hidden = self.slot.hidden
         if self.slot.shape_only:
             return [self._strip([Segment(f"shape only {shape_text(a.shape)}: recorded with "
                                          "--shapes-only, no values", base + DIM)], width)]
         if a.ndim == 0:
             value = float(a)
+            if hidden is not None and hidden.any():
+                return [self._strip([Segment(" " + HIDDEN, base + SPECIAL)], width)]
             return [self._strip([Segment(" " + self._cell(value), base + self._style(value))],
                                 width)]
         lead = tuple(self.cursor[:-2]) if a.ndim > 2 else ()
@@ -216,12 +226,15 @@ class TensorView(Widget, can_focus=True):
         zero, special, axis = base + ZERO, base + SPECIAL, base + AXIS
         integer = a.dtype.kind in "iub"
         strips = []
-        for cells in panel_lines(grid, cursor_at, width, height, self._exponent):
+        grid_hidden = (hidden[lead] if a.ndim > 2 else hidden) if hidden is not None else None
+        for cells in panel_lines(grid, cursor_at, width, height, self._exponent, grid_hidden):
             segments, hits, x = [], [], 0
             for cell in cells:
                 if cell.kind == "value":
                     value = grid[cell.index]
-                    if integer:
+                    if grid_hidden is not None and grid_hidden[cell.index]:
+                        style = special
+                    elif integer:
                         style = styles[0]
                     else:
                         value = float(value)
@@ -244,6 +257,18 @@ class TensorView(Widget, can_focus=True):
 
     def _strip(self, segments: list[Segment], width: int) -> Strip:
         return Strip(segments).adjust_cell_length(width, self._base)
+
+    def value_cells(self) -> list[tuple[tuple, str]]:
+        """The elements drawn, as (index, text as shown): what a reader sees of the values."""
+        size = self.size
+        lines = self._build_lines(size.width or 80, size.height or 24)
+        cells = []
+        for strip, hits in zip(lines, self._hits):
+            text = strip.text
+            cells += [(index, text[start:end].strip()) for start, end, index in hits]
+        if self._array is not None and self._array.ndim == 0 and lines:
+            cells.append(((), lines[0].text.strip()))
+        return cells
 
     def text_lines(self) -> list[str]:
         """The panel's rows as plain text (for tests and notes)."""
