@@ -16,7 +16,8 @@ that rounding in L (about 1e-16·L) is comparable to ε·g.
 ``DescentTrail`` takes steps of gradient descent, w ← w − lr·g, from the recorded
 weights; ``lab_curves`` runs the same start at a ladder of learning rates (SGD or
 Adam), and ``classify_curve`` labels each curve: crawls, converges, oscillates or
-diverges.
+diverges. Each curve also keeps the path of one weight, the steepest element at the
+start (``watched_element``): a loss can fall steadily while that weight zigzags.
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ class LabCurve:
     losses: list[float]
     label: str
     note: str
+    path: list[float] = field(default_factory=list)  # the watched weight after 0, 1, … steps
 
     @property
     def final(self) -> float:
@@ -246,15 +248,40 @@ class LabCurve:
         return f"{name} lr {self.lr:g}"
 
 
+def watched_element(tape) -> tuple[Tensor, tuple]:
+    """The weight element a lab curve follows: the one with the largest |∂L/∂w| at the
+    start (the first such in the tape's order)."""
+    best = None
+    for p in parameters(tape):
+        if p.grad is None or p.value.size == 0:
+            continue
+        flat = int(np.argmax(np.abs(p.grad)))
+        size = float(np.abs(p.grad).flat[flat])
+        if best is None or size > best[0]:
+            best = (size, p, tuple(int(i) for i in np.unravel_index(flat, p.shape)))
+    if best is None:
+        raise ValueError("the tape has no weights with a gradient to follow")
+    return best[1], best[2]
+
+
 def descend_losses(tape, lr: float, steps: int, optimizer: str = "sgd",
                    cancelled=lambda: False) -> list[float]:
     """L₀ … L_steps for ``steps`` updates from the recorded weights (SGD or Adam); stops
     early, ending in nan or inf, once the loss or a weight stops being finite."""
+    return descend(tape, lr, steps, optimizer, cancelled)[0]
+
+
+def descend(tape, lr: float, steps: int, optimizer: str = "sgd", cancelled=lambda: False,
+            watch: tuple[Tensor, tuple] | None = None) -> tuple[list[float], list[float]]:
+    """``descend_losses`` and the path of the ``watch`` element (a parameter and an index;
+    default ``watched_element``): its value after 0, 1, … steps, as long as the losses."""
     lr = check_learning_rate(lr)
     params = parameters(tape)
+    tensor, index = watch if watch is not None else watched_element(tape)
     weights = {p.id: p.value for p in params}
     grads = {p.id: p.grad for p in params}
     losses = [float(tape.loss.value)]
+    path = [float(weights[tensor.id][index])]
     adam = Adam(lr=lr) if optimizer == "adam" else None
     with np.errstate(all="ignore"):
         for _ in range(steps):
@@ -266,6 +293,7 @@ def descend_losses(tape, lr: float, steps: int, optimizer: str = "sgd",
                 weights = {int(u.name): u.after for u in updates}
             else:
                 weights = {i: w - lr * grads[i] for i, w in weights.items()}
+            path.append(float(weights[tensor.id][index]))
             if not all(np.all(np.isfinite(w)) for w in weights.values()):
                 losses.append(math.nan)
                 break
@@ -273,7 +301,7 @@ def descend_losses(tape, lr: float, steps: int, optimizer: str = "sgd",
             losses.append(loss)
             if not math.isfinite(loss):
                 break
-    return losses
+    return losses, path
 
 
 def lab_curves(tape, rates, optimizer: str, steps: int = LAB_STEPS, progress=None,
@@ -282,12 +310,13 @@ def lab_curves(tape, rates, optimizer: str, steps: int = LAB_STEPS, progress=Non
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
         raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
     curves = []
+    watch = watched_element(tape)
     for n, lr in enumerate(rates):
-        losses = descend_losses(tape, lr, steps, optimizer, cancelled)
+        losses, path = descend(tape, lr, steps, optimizer, cancelled, watch)
         if cancelled():
             break
         label, note = classify_curve(losses)
-        curves.append(LabCurve(optimizer, float(lr), losses, label, note))
+        curves.append(LabCurve(optimizer, float(lr), losses, label, note, path))
         if progress is not None:
             progress(n + 1, len(rates))
     return curves

@@ -1,5 +1,6 @@
 """The learning-rate lab: the same start, a few dozen steps of descent at a ladder of
-learning rates, one curve per kind of behaviour, and Adam beside them."""
+learning rates, one curve per kind of behaviour (and the learner's own rate), and Adam
+beside them. ``w`` switches the plot between the loss and one weight's value per step."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from engine.probes import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
-                                 lab_rates, pick_shown, scan_summary)
+                           lab_rates, pick_shown, scan_summary, watched_element)
 from tutor.ui.widgets.parts import Parts
 
 COLORS = {"crawls": "cyan", "converges": "green", "oscillates": "yellow", "diverges": "red"}
 ADAM_COLOR = "magenta"
+OWN_COLOR = "white"
 
 ADAM_SHORT = (
     "each weight steps by lr · m̂ / (√v̂ + ε), with m and v running averages of its g and "
@@ -40,6 +42,7 @@ class LrLabScreen(Screen):
     BINDINGS = [
         Binding("escape", "close", "back to the stepper"),
         Binding("q", "close", "back", show=False),
+        Binding("w", "toggle_plot", "loss ⇄ weight"),
     ]
 
     def __init__(self, tape, lr: float, title: str = "", steps: int = LAB_STEPS) -> None:
@@ -53,6 +56,12 @@ class LrLabScreen(Screen):
         self.adam: list[LabCurve] = []
         self.shown: list[LabCurve] = []
         self.error: str | None = None
+        self.plotting = "loss"  # or "weight": the watched weight's value per step
+        try:
+            tensor, index = watched_element(tape)
+            self.watched = tensor.name + (str(list(index)) if index else "")
+        except (ValueError, AttributeError):
+            self.watched = "a weight"
 
     def compose(self) -> ComposeResult:
         from tutor.ui.widgets.loss_plot import LossPlot
@@ -110,32 +119,62 @@ class LrLabScreen(Screen):
             f"The lab could not re-run this recording: {message}")
 
     def _done(self, sgd: list[LabCurve], adam: list[LabCurve]) -> None:
-        from tutor.ui.widgets.loss_plot import LossPlot, Series
-
         self.sgd, self.adam = sgd, adam
         self.shown = pick_shown(sgd)
-        best = best_adam(adam)
-        curves = self.shown + ([best] if best is not None else [])
-        start = sgd[0].losses[0]
-        bounded = [x for c in curves if c.label != "diverges" for x in c.losses if math.isfinite(x)]
-        top = max([start] + bounded) * 1.1
-        series = [Series("", list(range(len(c.losses))), c.losses,
-                         ADAM_COLOR if c.optimizer == "adam" else COLORS[c.label])
-                  for c in curves]
-        self.query_one(LossPlot).show(series, title="loss after each step", ylim=(0, top))
+        own = next((c for c in sgd if c.lr == self.lr), None)
+        if own is not None and own not in self.shown:
+            self.shown.append(own)
+        self._plot()
         self._show_table()
 
-    def _show_table(self) -> None:
+    def plotted(self) -> list[LabCurve]:
+        """The curves on the plot: one per label, the learner's lr, Adam's best."""
         best = best_adam(self.adam)
-        curves = self.shown + ([best] if best is not None else [])
+        return self.shown + ([best] if best is not None else [])
+
+    def _plot(self) -> None:
+        from tutor.ui.widgets.loss_plot import LossPlot, Series
+
+        curves = self.plotted()
+        if not curves:
+            return
+        color = self.curve_color
+        if self.plotting == "weight":
+            series = [Series("", list(range(len(c.path))), c.path, color(c)) for c in curves]
+            start = curves[0].path[0]
+            bounded = [x for c in curves if c.label != "diverges" for x in c.path
+                       if math.isfinite(x)]
+            low, high = min([start] + bounded), max([start] + bounded)
+            pad = 0.1 * (high - low) or 1.0
+            self.query_one(LossPlot).show(series, title=f"{self.watched} after each step",
+                                          ylabel="weight", ylim=(low - pad, high + pad))
+            return
+        start = self.sgd[0].losses[0]
+        bounded = [x for c in curves if c.label != "diverges" for x in c.losses if math.isfinite(x)]
+        top = max([start] + bounded) * 1.1
+        series = [Series("", list(range(len(c.losses))), c.losses, color(c)) for c in curves]
+        self.query_one(LossPlot).show(series, title="loss after each step", ylim=(0, top))
+
+    def curve_color(self, curve: LabCurve) -> str:
+        """Adam magenta, the learner's own lr white, the others by their label."""
+        if curve.optimizer == "adam":
+            return ADAM_COLOR
+        return OWN_COLOR if curve.lr == self.lr else COLORS[curve.label]
+
+    def action_toggle_plot(self) -> None:
+        """``w``: plot the watched weight per step instead of the loss, or back."""
+        self.plotting = "weight" if self.plotting == "loss" else "loss"
+        self._plot()
+
+    def _show_table(self) -> None:
         self.query_one("#lab-table", Static).update(
-            self._table(curves, notes=not self.has_class("compact")).content())
+            self._table(self.plotted(), notes=not self.has_class("compact")).content())
 
     def _table(self, curves: list[LabCurve], notes: bool = True) -> Parts:
         text = Parts()
         text.add("tried ", "dim").add(scan_summary(self.sgd) + "\n")
         for c in curves:
-            color = ADAM_COLOR if c.optimizer == "adam" else COLORS[c.label]
+            color = self.curve_color(c)
             text.add("● ", color).add(f"{c.title:<15}", "bold").add(f"{c.label:<11}", color)
             text.add(_ends(c))
             if notes:
