@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 NOTES_NAME = "notes.md"
+EXERCISES_FOLDER = "exercises"
 
 
 def data_dir() -> Path:
@@ -27,3 +28,13 @@ def trained_weights(task: str) -> Path:
     from engine.weights import weights_path
 
     return weights_path(task, data_dir())
+
+
+def exercises_dir() -> Path:
+    """The learner's workspace for code exercises: one file each, ``NN-name.py``."""
+    return data_dir() / EXERCISES_FOLDER
+
+
+def exercise_file(file_name: str) -> Path:
+    """The learner's copy of one exercise (``03-softmax-backward.py``)."""
+    return exercises_dir() / file_name

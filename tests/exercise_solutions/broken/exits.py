@@ -1,0 +1,5 @@
+import sys
+
+
+def softmax_backward(p, g):
+    sys.exit(3)

@@ -1,0 +1,3 @@
+def softmax_backward(p, g):
+    while True:
+        pass

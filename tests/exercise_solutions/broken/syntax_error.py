@@ -1,0 +1,2 @@
+def softmax_backward(p, g)
+    return p

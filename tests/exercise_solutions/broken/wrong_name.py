@@ -1,0 +1,2 @@
+def softmax_grad(p, g):
+    return p

@@ -1,0 +1,8 @@
+"""The mistake: fancy-index assignment, so a repeated token keeps one row, not the sum."""
+import numpy as np
+
+
+def embedding_backward(ids, g, vocab_size):
+    dW = np.zeros((vocab_size, g.shape[-1]))
+    dW[ids.reshape(-1)] += g.reshape(-1, g.shape[-1])
+    return dW
