@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "decode",
-            "home")
+            "home", "serve")
 
 
 MAX_SEED = 2**63 - 1
@@ -132,20 +132,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="sampling seed")
 
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
+
+    p = sub.add_parser("serve", help="the tutor in a browser tab (needs the [web] extra)",
+                       description="Serve the tutor to web browsers: each tab runs its own "
+                                   "`tutor ARGS` (default: the lesson list), with your progress.",
+                       epilog="Options of serve come before ARGS, e.g. "
+                              "`tutor serve --port 8001 explore --seed 3`.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=whole(1, 65535), default=8000, help="port (default 8000)")
+    p.add_argument("served", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="what each tab runs: a lesson, explore, decode, ... (as after `tutor`)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    # The tutor's matrices are tiny: one BLAS thread is as fast, and starting a pool
-    # costs ~20 ms at launch. Set OPENBLAS_NUM_THREADS yourself to override.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse(argv: list[str]) -> tuple[argparse.Namespace, str | None]:
+    """A ``tutor`` command line: (its options, the lesson it names first or None)."""
+    argv = list(argv)
     lesson = None
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         lesson = argv.pop(0)
     args = build_parser().parse_args(argv)
     if getattr(args, "sub_notes", None):
         args.notes = args.sub_notes
+    return args, lesson
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The tutor's matrices are tiny: one BLAS thread is as fast, and starting a pool
+    # costs ~20 ms at launch. Set OPENBLAS_NUM_THREADS yourself to override.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args, lesson = parse(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args, lesson)
     except KeyboardInterrupt:
@@ -184,6 +201,9 @@ def _dispatch(args, lesson: str | None) -> int:
     if command == "decode":
         from tutor.commands.decode import run_decode
         return run_decode(args)
+    if command == "serve":
+        from tutor.commands.serve import run_serve
+        return run_serve(args, parse)
     raise AssertionError(command)  # pragma: no cover
 
 
