@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "decode",
-            "home", "serve")
+            "home", "exercise", "exercises", "serve")
 
 
 MAX_SEED = 2**63 - 1
@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample with this temperature instead of taking the argmax")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="sampling seed")
 
+    sub.add_parser("exercises", help="the code exercises, with your status")
+    p = sub.add_parser("exercise", help="write it yourself: open a code exercise, or --check a "
+                                        "file on the live run")
+    p.add_argument("name", metavar="NAME", help="the exercise (`tutor exercises` lists them)")
+    p.add_argument("--check", metavar="FILE",
+                   help="check FILE and print the result (exit 0 right, 1 wrong)")
+
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
 
     p = sub.add_parser("serve", help="the tutor in a browser tab (needs the [web] extra)",
@@ -198,6 +205,9 @@ def _dispatch(args, lesson: str | None) -> int:
     if command == "torch":
         from tutor.commands.torch_model import run_torch
         return run_torch(args)
+    if command in ("exercise", "exercises"):
+        from tutor.commands.exercise import run_exercise, run_exercises
+        return run_exercise(args) if command == "exercise" else run_exercises(args)
     if command == "decode":
         from tutor.commands.decode import run_decode
         return run_decode(args)
