@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea
 from tutor.ui.tools.decode import DecodeTool
 from tutor.ui.tools.descent import DescentTool
+from tutor.ui.tools.exercise import ExerciseTool
 from tutor.ui.tools.nudge import NudgeTool
 from tutor.ui.tools.twin import TwinTool
 from tutor.ui.widgets.arch_map import ArchMap
@@ -29,7 +30,7 @@ MAX_PANELS = 6
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
-TOOLS = (DecodeTool, TwinTool, NudgeTool, DescentTool)
+TOOLS = (DecodeTool, TwinTool, ExerciseTool, NudgeTool, DescentTool)  # exercise e before nudge e
 DEFAULT_SLOTS = (Role.DOWNSTREAM, Role.OUTPUT, Role.AFTER)
 
 
