@@ -105,3 +105,28 @@ def test_a_pytorch_exercise_without_torch_fails_cleanly(home, tmp_path, monkeypa
     out = capsys.readouterr().out
     assert out.startswith("torch-encoder-layer: PyTorch is not installed, so this exercise "
                           "cannot run. Install it with: pip install")
+
+
+def test_the_command_opens_the_stepper_at_the_exercises_step_with_its_pane(home, monkeypatch):
+    import asyncio
+
+    import tutor.ui.app
+    from tutor.ui.tools.exercise import ExerciseTool
+
+    apps = []
+    monkeypatch.setattr(tutor.ui.app, "run_app", lambda app: apps.append(app) or 0)
+    assert main(["exercise", "relu-backward"]) == 0
+    run = run_of("relu-backward")
+
+    async def look():
+        async with apps[0].run_test(size=(120, 40)) as pilot:
+            tool = apps[0].screen.query_one(ExerciseTool)
+            for _ in range(300):
+                if tool.result is not None:
+                    break
+                await pilot.pause(0.1)
+            assert apps[0].screen.session.timeline.position == run.position
+            assert tool.result.status == "todo" and tool.is_open
+
+    asyncio.run(look())
+    assert (home / "exercises" / "01-relu-backward.py").exists()

@@ -192,9 +192,10 @@ def test_a_broken_exercise_file_names_its_file_and_field(tmp_path):
 def test_the_wheel_ships_the_exercises_but_not_their_solutions():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setuptools = pyproject["tool"]["setuptools"]
-    globs = setuptools["package-data"]["tutor.lesson_files"]
+    assert "tutor.lesson_files.exercises" in setuptools["packages"]
+    globs = setuptools["package-data"]["tutor.lesson_files.exercises"]
     lessons = ROOT / setuptools["package-dir"]["tutor.lesson_files"]
-    shipped_files = {p for g in globs for p in lessons.glob(g)}
+    shipped_files = {p for g in globs for p in (lessons / "exercises").glob(g)}
     for e in shipped():
         assert lessons / "exercises" / f"{e.number:02d}-{e.name}.toml" in shipped_files
     packaged = [ROOT / setuptools["package-dir"].get(p, p.replace(".", "/"))
