@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "decode",
-            "home", "exercise", "exercises", "serve")
+            "home", "exercise", "exercises", "serve", "review")
 
 
 MAX_SEED = 2**63 - 1
@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check FILE and print the result (exit 0 right, 1 wrong)")
 
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
+    p = sub.add_parser("review", help="practise the quizzes you got wrong or skipped, on fresh "
+                                      "numbers")
+    p.add_argument("--seed", type=whole(0, MAX_SEED), default=None,
+                   help="seed for the fresh numbers (default: different every time)")
 
     p = sub.add_parser("serve", help="the tutor in a browser tab (needs the [web] extra)",
                        description="Serve the tutor to web browsers: each tab runs its own "
@@ -211,6 +215,9 @@ def _dispatch(args, lesson: str | None) -> int:
     if command == "decode":
         from tutor.commands.decode import run_decode
         return run_decode(args)
+    if command == "review":
+        from tutor.commands.review import run_review
+        return run_review(args)
     if command == "serve":
         from tutor.commands.serve import run_serve
         return run_serve(args, parse)

@@ -125,15 +125,18 @@ class ExerciseTool(Tool):
                 result = CheckResult("error", f"the check failed: {type(error).__name__}: "
                                               f"{error}")
             try:
-                app.call_from_thread(self._deliver, result)
+                app.call_from_thread(self._deliver, run, result)
             except RuntimeError:
                 pass  # the app closed while the learner's code ran
 
         self.run_worker(work, name="exercise check", group="exercise", thread=True,
                         exit_on_error=False)
 
-    def _deliver(self, result: CheckResult) -> None:
+    def _deliver(self, run: ExerciseRun, result: CheckResult) -> None:
         self.checking = False
+        if run is not self.run:  # another exercise was opened meanwhile: check that one
+            self.check_now()
+            return
         self.checks_done += 1
         self.result = result
         if self.store is not None and self.run is not None:
