@@ -30,19 +30,13 @@ from typing import Callable
 
 from tutor.storage.files import LockTimeout, atomic_write, locked, remove_stale_temporaries
 from tutor.storage.paths import data_dir
+from tutor.storage.progress_format import (EXERCISE_RESULTS, REVIEW_STREAK, RESULT_RANK,
+                                           VERSION, Damaged, checked, empty, lesson_entry)
 
-VERSION = 1
 FILE_NAME = "progress.json"
 LOCK_NAME = "progress.lock"
 LOCK_TIMEOUT = 5.0
 MAX_BYTES = 4 << 20  # a learner's progress is a few kilobytes
-RESULT_RANK = {"skipped": 0, "wrong": 1, "correct_after_hints": 2, "correct": 3}
-EXERCISE_RESULTS = ("correct", "wrong", "todo", "error", "timeout", "torch_missing")
-EXERCISE_FIELDS = {"done": bool, "done_at": str, "checks": int, "hints": int, "last": str}
-
-
-def empty() -> dict:
-    return {"version": VERSION, "last_lesson": None, "lessons": {}}
 
 
 def _now() -> str:
@@ -60,110 +54,6 @@ def step_key(step) -> str:
 
 class ProgressError(Exception):
     """A one-line reason progress could not be read or saved."""
-
-
-class _Damaged(ValueError):
-    """Internal: the file's content is not a progress record."""
-
-
-# the shape of the file ----------------------------------------------------------------
-
-def checked(data) -> dict:
-    """``data`` if it is a version-1 progress record with every field of its type, else
-    ``_Damaged`` with the reason (so a file that passes can never crash the tutor later)."""
-    if not isinstance(data, dict):
-        raise _Damaged("it is not a JSON object")
-    if data.get("version") != VERSION:
-        raise _Damaged(f"it has version {data.get('version')!r}, expected {VERSION}")
-    unknown = set(data) - {"version", "last_lesson", "lessons", "exercises"}
-    if unknown:
-        raise _Damaged(f"unknown field {sorted(unknown)[0]!r}")
-    if not isinstance(data.get("last_lesson"), (str, type(None))):
-        raise _Damaged("last_lesson is not a lesson id")
-    lessons = data.get("lessons", {})
-    if not isinstance(lessons, dict):
-        raise _Damaged("lessons is not an object")
-    for lesson_id, entry in lessons.items():
-        _check_lesson(entry, f"lessons[{lesson_id!r}]")
-    exercises = data.get("exercises", {})
-    if not isinstance(exercises, dict):
-        raise _Damaged("exercises is not an object")
-    for name, entry in exercises.items():
-        _check_exercise(entry, f"exercises[{name!r}]")
-    record = {"version": VERSION, "last_lesson": data.get("last_lesson"), "lessons": lessons}
-    return dict(record, exercises=exercises) if "exercises" in data else record
-
-
-def _check_exercise(entry, where: str) -> None:
-    """``{done, done_at, checks, hints, last}``: every field optional, each of its type."""
-    if not isinstance(entry, dict):
-        raise _Damaged(f"{where} is not an object")
-    for key, value in entry.items():
-        kind = EXERCISE_FIELDS.get(key)
-        if kind is None:
-            raise _Damaged(f"{where} has an unknown field {key!r}")
-        if not isinstance(value, kind) or (kind is int and (isinstance(value, bool)
-                                                             or value < 0)):
-            raise _Damaged(f"{where}.{key} is not {kind.__name__}")
-    if entry.get("last", "correct") not in EXERCISE_RESULTS:
-        raise _Damaged(f"{where}.last is an unknown result")
-
-
-def _check_lesson(entry, where: str) -> None:
-    if not isinstance(entry, dict):
-        raise _Damaged(f"{where} is not an object")
-    unknown = set(entry) - {"done", "done_at", "position", "quizzes"}
-    if unknown:
-        raise _Damaged(f"{where} has an unknown field {sorted(unknown)[0]!r}")
-    if not isinstance(entry.get("done", False), bool):
-        raise _Damaged(f"{where}.done is not true/false")
-    if not isinstance(entry.get("done_at", ""), str):
-        raise _Damaged(f"{where}.done_at is not a time")
-    position = entry.get("position")
-    if position is not None and not (
-            isinstance(position, dict) and _is_int(position.get("index"))
-            and position["index"] >= 0 and isinstance(position.get("name"), str)):
-        raise _Damaged(f"{where}.position is not {{index, name}}")
-    quizzes = entry.get("quizzes", {})
-    if not isinstance(quizzes, dict):
-        raise _Damaged(f"{where}.quizzes is not an object")
-    for quiz_id, result in quizzes.items():
-        _check_result(result, f"{where}.quizzes[{quiz_id!r}]")
-
-
-def _check_result(result, where: str) -> None:
-    fields = {"result", "attempts", "hints", "seconds", "at", "best"}
-    if not isinstance(result, dict):
-        raise _Damaged(f"{where} is not a quiz result")
-    why = None
-    if set(result) - fields:
-        why = f"unknown field {sorted(set(result) - fields)[0]!r}"
-    elif not all(isinstance(r, str) and r in RESULT_RANK
-                 for r in (result.get("result"), result.get("best", "skipped"))):
-        why = "an unknown result"
-    elif not (_is_int(result.get("attempts")) and _is_int(result.get("hints"))
-              and result["attempts"] >= 0 and result["hints"] >= 0):
-        why = "attempts or hints that are not counts"
-    else:
-        seconds = result.get("seconds", 0)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
-                not 0 <= seconds < float("inf"):
-            why = "seconds that are not a duration"
-        elif not isinstance(result.get("at", ""), str):
-            why = "a time that is not text"
-    if why:
-        raise _Damaged(f"{where} is not a quiz result ({why})")
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _lesson(data: dict, lesson_id: str) -> dict:
-    entry = data["lessons"].setdefault(lesson_id, {})
-    entry.setdefault("done", False)
-    entry.setdefault("quizzes", {})
-    return entry
 
 
 # the store ---------------------------------------------------------------------------
@@ -204,24 +94,24 @@ class ProgressStore:
             raw = self._read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return empty()
-        except _Damaged as damage:
+        except Damaged as damage:
             return self._damaged(str(damage), move_damaged)
         except OSError as error:
             return self._damaged(f"it cannot be read ({error.strerror or error})", move_damaged)
         try:
             if not raw.strip():
-                raise _Damaged("it is empty")
+                raise Damaged("it is empty")
             try:
                 data = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
-                raise _Damaged("it is not UTF-8 text") from None
+                raise Damaged("it is not UTF-8 text") from None
             except json.JSONDecodeError as error:
-                raise _Damaged(f"it is not valid JSON ({error.msg} at line {error.lineno})") \
+                raise Damaged(f"it is not valid JSON ({error.msg} at line {error.lineno})") \
                     from None
             except RecursionError:
-                raise _Damaged("it nests lists or objects far too deeply") from None
+                raise Damaged("it nests lists or objects far too deeply") from None
             return checked(data)
-        except _Damaged as damage:
+        except Damaged as damage:
             return self._damaged(str(damage), move_damaged)
 
     def _read_bytes(self) -> bytes:
@@ -231,9 +121,9 @@ class ProgressStore:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise _Damaged("it is not a regular file")
+                raise Damaged("it is not a regular file")
             if info.st_size > MAX_BYTES:
-                raise _Damaged(f"it is {info.st_size:,} bytes, far more than progress needs")
+                raise Damaged(f"it is {info.st_size:,} bytes, far more than progress needs")
             chunks, size = [], 0
             while size <= MAX_BYTES:
                 chunk = os.read(fd, 1 << 16)
@@ -242,7 +132,7 @@ class ProgressStore:
                 chunks.append(chunk)
                 size += len(chunk)
             if size > MAX_BYTES:
-                raise _Damaged("it grew past the size progress ever needs while being read")
+                raise Damaged("it grew past the size progress ever needs while being read")
             return b"".join(chunks)
         finally:
             os.close(fd)
@@ -336,7 +226,7 @@ class ProgressStore:
     def open_lesson(self, lesson_id: str) -> str | None:
         """Remember ``lesson_id`` as the one to resume."""
         def change(data):
-            _lesson(data, lesson_id)
+            lesson_entry(data, lesson_id)
             data["last_lesson"] = lesson_id
         return self._change(change)
 
@@ -345,7 +235,7 @@ class ProgressStore:
         position = {"index": int(index), "name": str(name)}
 
         def change(data):
-            _lesson(data, lesson_id)["position"] = dict(position)
+            lesson_entry(data, lesson_id)["position"] = dict(position)
             data["last_lesson"] = lesson_id
         return self._change(change)
 
@@ -359,19 +249,42 @@ class ProgressStore:
                   "seconds": float(entry.get("seconds", 0.0)), "at": _now()}
 
         def change(data):
-            quizzes = _lesson(data, lesson_id)["quizzes"]
+            quizzes = lesson_entry(data, lesson_id)["quizzes"]
             old = quizzes.get(quiz_id, {})
             best = max(record["result"], old.get("best", old.get("result", "skipped")),
                        key=lambda r: RESULT_RANK.get(r, -1))
             quizzes[quiz_id] = dict(record, best=best)
             data["last_lesson"] = lesson_id
+            if record["result"] in ("wrong", "skipped"):  # due for practice on new numbers
+                due = data.setdefault("review", {}).setdefault(lesson_id, {})
+                due[quiz_id] = {"streak": 0, "since": record["at"]}
         return self._change(change)
+
+    def record_review(self, lesson_id: str, quiz_id: str, right: bool) -> str | None:
+        """A review of a due quiz: right ``REVIEW_STREAK`` times in a row and it is no
+        longer due; anything else starts the count again."""
+        def change(data):
+            due = data.setdefault("review", {}).setdefault(lesson_id, {})
+            entry = due.setdefault(quiz_id, {"streak": 0, "since": _now()})
+            entry["streak"] = entry.get("streak", 0) + 1 if right else 0
+            if entry["streak"] >= REVIEW_STREAK:
+                del due[quiz_id]
+            if not due:
+                del data["review"][lesson_id]
+        return self._change(change)
+
+    def due_reviews(self) -> list[tuple[str, str, int]]:
+        """``(lesson id, quiz id, right so far in a row)`` of every quiz due, oldest first."""
+        items = [(entry.get("since", ""), lesson_id, quiz_id, entry.get("streak", 0))
+                 for lesson_id, quizzes in self.data.get("review", {}).items()
+                 for quiz_id, entry in quizzes.items()]
+        return [(lesson_id, quiz_id, streak) for _, lesson_id, quiz_id, streak in sorted(items)]
 
     def mark_done(self, lesson_id: str) -> str | None:
         stamp = _now()
 
         def change(data):
-            entry = _lesson(data, lesson_id)
+            entry = lesson_entry(data, lesson_id)
             if not entry["done"]:
                 entry["done"] = True
                 entry["done_at"] = stamp

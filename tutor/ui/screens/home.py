@@ -19,6 +19,7 @@ class HomeScreen(Screen):
         Binding("enter", "open", "open lesson"),
         Binding("r", "resume", "resume"),
         Binding("e", "explore", "explore the model"),
+        Binding("v", "review", "review"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ]
@@ -45,17 +46,24 @@ class HomeScreen(Screen):
         for i, lesson in enumerate(self.lessons):
             if lesson.id == last:
                 table.move_cursor(row=i)
-        info = [f"progress: {self.store.path}"]
+        self.show_info()
+        for warning in self.store.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+
+    def show_info(self) -> None:
+        last = self.store.last_lesson
+        due = len(self.store.due_reviews())
+        info = [f"{due} review{'s' if due != 1 else ''} due (v)" if due else "no reviews due"]
         if last:
             info.append(f"r resumes {last}")
         if self.problems:
             info.append(f"{len(self.problems)} lesson file problem(s): run `tutor lessons --check`")
+        info.append(f"progress: {self.store.path}")
         self.query_one("#home-info", Static).update(Content("   ".join(info)))  # a path: no markup
-        for warning in self.store.warnings:
-            self.notify(warning, severity="warning", timeout=10)
 
     def on_screen_resume(self) -> None:
         self.refresh_rows()
+        self.show_info()
 
     def on_resize(self) -> None:
         self.refresh_rows()
@@ -118,6 +126,19 @@ class HomeScreen(Screen):
                         timeout=10)
             return
         self.app.push_screen(LessonScreen(run, self.store, opened_from_home=True))
+
+    def action_review(self) -> None:
+        """The quizzes got wrong or skipped, on fresh numbers."""
+        from tutor.lessons.review import due_queue
+        from tutor.ui.screens.review import ReviewScreen
+
+        queue = due_queue(self.store.due_reviews())
+        item = queue.next_item() if len(queue) else None
+        if item is None:
+            self.notify("Nothing to review: a quiz answered wrong or skipped comes back here "
+                        "on fresh numbers.", timeout=5)
+            return
+        self.app.push_screen(ReviewScreen(queue, item, self.store, opened_from_home=True))
 
     def action_explore(self) -> None:
         from argparse import Namespace

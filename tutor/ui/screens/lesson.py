@@ -54,12 +54,16 @@ class LessonScreen(StepperScreen):
         yield LessonProse(id="prose")
 
     def on_mount(self) -> None:
+        """Before the stepper draws (Textual calls StepperScreen.on_mount next)."""
         self.add_class("lesson", "show-map")
+        self.start()
+
+    def start(self) -> None:
+        """Where the lesson opens: where the learner left it."""
         warning = self.store.open_lesson(self.lesson.id)
         position = self.store.restore_position(self.lesson.id, self.run.timeline.steps)
         if position:
             self.run.timeline.jump(position)
-        super().on_mount()
         for message in self.store.warnings:  # a damaged progress file moved aside, say
             self.notify(message, severity="warning", timeout=10)
         if warning and warning not in self.store.warnings:
@@ -68,7 +72,10 @@ class LessonScreen(StepperScreen):
             self.notify(f"Resumed at step {position + 1}.", timeout=3)
 
     def on_unmount(self) -> None:
-        self._save_position()
+        if self.keeps_position:
+            self._save_position()
+
+    keeps_position = True  # the lesson remembers where the learner stood
 
     # quizzes as breakpoints ---------------------------------------------------------
     def waiting_quizzes(self, position: int) -> list:
@@ -140,31 +147,38 @@ class LessonScreen(StepperScreen):
             self.refresh_step()
         self._open_quiz = quiz.id
         prose = self.query_one(LessonProse)
-        self.app.push_screen(QuizScreen(session, title, scroll_text=prose.page),
+        self.app.push_screen(QuizScreen(session, title, scroll_text=prose.page,
+                                        on_finished=self._quiz_finished),
                              lambda state: self._quiz_closed(session))
+
+    def _quiz_finished(self, session: QuizSession) -> None:
+        """The quiz ended (its screen still shows the explanation): save the result now."""
+        self.results[session.quiz.id] = session.result.result
+        self._finished[session.quiz.id] = session
+        warning = self.record_result(session)
+        if warning:
+            self.notify(warning, severity="warning", timeout=8)
+        if all(self.results.get(q.id) for q in self.lesson.quizzes):
+            self.all_answered()
 
     def _quiz_closed(self, session: QuizSession) -> None:
         self._quiz_open = False
         self._open_quiz = None
-        result = session.result
-        if result is None:  # "later": the answer stays hidden while the quiz waits
-            self.refresh_step()
-            return
-        self.results[session.quiz.id] = result.result
-        self._finished[session.quiz.id] = session
-        warning = self.store.record_quiz(self.lesson.id, session.quiz.id, result)
-        if warning:
-            self.notify(warning, severity="warning", timeout=8)
-        if self.waiting_quizzes(self.session.timeline.position):
+        if session.result is not None and self.waiting_quizzes(self.session.timeline.position):
             self.call_after_refresh(self.action_quiz)
-        elif all(self.results.get(q.id) for q in self.lesson.quizzes):
-            if not self.store.is_done(self.lesson.id):
-                warning = self.store.mark_done(self.lesson.id)
-                self.notify(f"Lesson {self.lesson.number} done: every quiz answered. "
-                            "Esc returns to the lesson list.", timeout=8)
-                if warning:
-                    self.notify(warning, severity="warning", timeout=8)
-        self.refresh_step()  # reveal what the quiz asked
+        self.refresh_step()  # reveal what an answered quiz asked ("later": still hidden)
+
+    def record_result(self, session: QuizSession) -> str | None:
+        """Save how a quiz ended; a warning when it could only be kept in memory."""
+        return self.store.record_quiz(self.lesson.id, session.quiz.id, session.result)
+
+    def all_answered(self) -> None:
+        if not self.store.is_done(self.lesson.id):
+            warning = self.store.mark_done(self.lesson.id)
+            self.notify(f"Lesson {self.lesson.number} done: every quiz answered. "
+                        "Esc returns to the lesson list.", timeout=8)
+            if warning:
+                self.notify(warning, severity="warning", timeout=8)
 
     def on_screen_resume(self) -> None:
         """Back from the step finder or help: a quiz that could not open then opens now."""
@@ -246,6 +260,8 @@ class LessonScreen(StepperScreen):
 
     # progress --------------------------------------------------------------------------
     def _schedule_save(self) -> None:
+        if not self.keeps_position:
+            return
         if self._save_timer is not None:
             self._save_timer.stop()
         self._save_timer = self.set_timer(SAVE_DELAY, self._save_position)

@@ -38,9 +38,13 @@ class QuizScreen(ModalScreen[str]):
     ]
     TYPING_DELAY = 0.3  # seconds: keys pressed as the quiz opens were meant for the stepper
 
-    def __init__(self, session: QuizSession, title: str, scroll_text=None) -> None:
+    def __init__(self, session: QuizSession, title: str, scroll_text=None,
+                 on_finished=None) -> None:
+        """``on_finished(session)`` is called the moment the quiz ends (right, or given up),
+        so its result is saved even if the app is closed before the quiz is."""
         super().__init__()
         self.session = session
+        self._on_finished = on_finished
         self.quiz_title = title
         self._hints: list[str] = []
         self._scroll_text = scroll_text
@@ -140,6 +144,8 @@ class QuizScreen(ModalScreen[str]):
             self._finish()
 
     def _finish(self) -> None:
+        if self._on_finished is not None:
+            self._on_finished(self.session)
         self.query_one("#explanation", Static).update("Why: " + reflow(self.session.explanation()))
         for button in ("#check", "#hint", "#skip", "#later"):
             self.query_one(button, Button).display = False
