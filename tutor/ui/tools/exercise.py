@@ -36,10 +36,10 @@ STATUS_STYLE = {"correct": ("✓ correct", "bold green"), "wrong": ("✗ wrong",
 
 class ExerciseTool(Tool):
     BINDINGS = [
-        Binding("w", "toggle_pane", "exercise pane", key_display="w"),
-        Binding("e", "edit", "edit the exercise", key_display="e"),
-        Binding("h", "hint", "exercise hint", key_display="h"),
-        Binding("r", "recheck", "check the exercise again", key_display="r"),
+        Binding("w", "toggle_pane", "exercise: show/hide its pane", key_display="w"),
+        Binding("e", "edit", "exercise: edit your file in $EDITOR", key_display="e"),
+        Binding("h", "hint", "exercise: the next hint", key_display="h"),
+        Binding("r", "recheck", "exercise: check your file again", key_display="r"),
     ]
 
     class Checked(Message):
