@@ -235,8 +235,9 @@ def _training_reference(run: ExerciseRun) -> list[Expected]:
 # the learner's file --------------------------------------------------------------------
 
 def check_file(run: ExerciseRun, path: Path, time_limit: float | None = None,
-               env: dict | None = None) -> CheckResult:
-    """Run the learner's ``path`` on the step's tensors and compare with the engine."""
+               env: dict | None = None, started=None) -> CheckResult:
+    """Run the learner's ``path`` on the step's tensors and compare with the engine
+    (``started``: see ``exercise_runner.run_in_child``)."""
     path = Path(path)
     if not path.is_file():
         return CheckResult("error", f"no file at {path}")
@@ -247,7 +248,7 @@ def check_file(run: ExerciseRun, path: Path, time_limit: float | None = None,
     named = {a.name: arguments[a.name] for a in exercise.arguments if a.role == "harness"}
     outcome = run_in_child(path, exercise.function, exercise.harness, call, named,
                            [p.name for p in expected] if exercise.harness == "call" else
-                           [r.name for r in exercise.results], time_limit, env)
+                           [r.name for r in exercise.results], time_limit, env, started)
     return compare(expected, outcome, exercise.tolerance, f"{exercise.function}(…)")
 
 

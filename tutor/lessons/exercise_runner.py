@@ -70,9 +70,10 @@ def child_environment(extra: dict | None = None) -> dict:
 
 def run_in_child(path: Path, function: str, harness: str, call: list, named: dict,
                  parts: list[str], time_limit: float | None = None,
-                 env: dict | None = None) -> ChildOutcome:
+                 env: dict | None = None, started=None) -> ChildOutcome:
     """Run ``function`` of the learner's file ``path`` by ``harness`` on these arguments
-    (``time_limit`` defaults to ``TIME_LIMIT``)."""
+    (``time_limit`` defaults to ``TIME_LIMIT``). ``started(process)`` is told the child
+    as soon as it runs, so a caller that goes away can ``stop_child`` it."""
     time_limit = TIME_LIMIT if time_limit is None else time_limit
     path = Path(path).resolve()
     request = {"path": str(path), "function": function, "harness": harness, "call": call,
@@ -90,11 +91,13 @@ def run_in_child(path: Path, function: str, harness: str, call: list, named: dic
             except OSError as error:
                 return ChildOutcome("crashed", f"could not start Python to run your file "
                                                f"({error.strerror or error})")
+            if started is not None:
+                started(process)
             try:
                 ended = _wait(process, time_limit)
             finally:
                 if process.poll() is None:
-                    _kill(process)
+                    stop_child(process)
                 process.stdout.close()
         if ended == "timeout":
             return ChildOutcome("timeout", f"stopped after {time_limit:g} s: your code was still "
@@ -128,7 +131,7 @@ def _wait(process: subprocess.Popen, time_limit: float) -> str:
     return "ended"
 
 
-def _kill(process: subprocess.Popen) -> None:
+def stop_child(process: subprocess.Popen) -> None:
     """The child and everything it started (its own session): by its process group id."""
     try:
         os.killpg(process.pid, signal.SIGKILL)

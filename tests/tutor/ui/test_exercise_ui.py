@@ -198,3 +198,29 @@ def test_without_an_exercise_e_still_changes_the_nudges_epsilon():
 def _no_shared_workspace(tmp_path, monkeypatch):
     """Nothing here may touch the real data directory."""
     monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+
+
+def test_quitting_while_the_learners_code_runs_stops_it(tmp_path, monkeypatch):
+    """A hanging file is being checked when the learner quits: its process is stopped
+    at once rather than left to its time limit."""
+    monkeypatch.setattr(tutor.lessons.exercise_runner, "TIME_LIMIT", 600.0)
+    softmax = exercise(SOFTMAX)
+    children = []
+
+    async def script():
+        app = TutorApp(lambda: ExerciseScreen(build_run(softmax), None, tmp_path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            tool = app.screen.query_one(ExerciseTool)
+            await result_of(pilot, tool, "todo")
+            save(tool, BROKEN / "hangs.py")
+            for _ in range(WAIT):
+                if tool.checking and tool.child is not None:
+                    break
+                await pilot.pause(0.1)
+            children.append(tool.child)
+            await pilot.press("q")
+
+    asyncio.run(script())
+    child = children[0]
+    assert child is not None
+    assert child.wait(timeout=60) < 0  # killed by a signal, long before its 600 s

@@ -62,6 +62,7 @@ class ExerciseTool(Tool):
         self.file_stamp = None
         self.done_before = False
         self.poll_timer = None
+        self.child = None  # the process running the learner's code, while a check runs
 
     def applies(self, action: str) -> bool:
         """Only with an exercise open (``e`` is the nudge's ε otherwise)."""
@@ -118,7 +119,7 @@ class ExerciseTool(Tool):
             from tutor.lessons.exercise_check import check_file
 
             try:
-                result = check_file(run, path)
+                result = check_file(run, path, started=self._child_started)
             except ExerciseError as error:
                 result = CheckResult("error", f"this exercise cannot be set here: {error}")
             except Exception as error:  # never let a check take the app down
@@ -132,8 +133,21 @@ class ExerciseTool(Tool):
         self.run_worker(work, name="exercise check", group="exercise", thread=True,
                         exit_on_error=False)
 
+    def _child_started(self, process) -> None:
+        self.child = process
+
+    def on_unmount(self) -> None:
+        """Leaving (quitting, say) while the learner's code runs: stop it now rather than
+        wait out its time limit."""
+        from tutor.lessons.exercise_runner import stop_child
+
+        child, self.child = self.child, None
+        if child is not None and child.poll() is None:
+            stop_child(child)
+
     def _deliver(self, run: ExerciseRun, result: CheckResult) -> None:
         self.checking = False
+        self.child = None
         if run is not self.run:  # another exercise was opened meanwhile: check that one
             self.check_now()
             return
