@@ -11,6 +11,14 @@ Moving works like a debugger's. The cursor sits at a *unit*: with grouping depth
 ``next``/``previous`` move one unit at that depth, ``step_into`` opens the unit
 (depth + 1), ``step_out`` finishes the enclosing one (depth − 1). At ``OP_LEVEL``
 every step is its own unit.
+
+A step may have parts: a step whose path is a prefix of other steps' paths (a recorded
+``F.linear`` whose aten ops ``t`` and ``addmm`` ran under ``fc1.linear``) comes after its
+parts, and at ``OP_LEVEL`` it and its parts are one unit — the cursor stands on the call.
+``step_into`` opens it (``OP_LEVEL + 1``: each part its own unit, nested calls open at
+``OP_LEVEL + 2`` …); moving past its end, or ``step_out``, returns to the level of the
+step the cursor lands on, as a debugger returns from a function. Tapes without such
+steps (the engine's own) behave as before.
 """
 
 from __future__ import annotations
@@ -116,8 +124,9 @@ class Timeline:
         self.steps = steps
         self._grad_positions, self._grad_totals = self._index_gradients()
         self._update_at = {s.update.name: s.index for s in steps if s.update is not None}
+        self._callers = self._index_callers()
         self.bookmarks: set[int] = set()
-        self.cursor = Cursor(0, OP_LEVEL)
+        self.cursor = Cursor(self.unit(0, OP_LEVEL)[1], OP_LEVEL)
         self._history: list[Cursor] = []
 
     def _index_gradients(self):
@@ -128,6 +137,16 @@ class Timeline:
                 positions.setdefault(c.tensor.id, []).append(s.index)
                 totals.setdefault(c.tensor.id, []).append(c.after)
         return positions, totals
+
+    def _index_callers(self) -> dict[int, tuple[int, ...]]:
+        """Step → the path lengths of the steps it is a part of, outermost first."""
+        paths = {s.path for s in self.steps}
+        callers = {}
+        for s in self.steps:
+            lengths = tuple(n for n in range(2, len(s.path)) if s.path[:n] in paths)
+            if lengths:
+                callers[s.index] = lengths
+        return callers
 
     # where the cursor is ---------------------------------------------------
     def __len__(self) -> int:
@@ -195,6 +214,10 @@ class Timeline:
     # units ------------------------------------------------------------------
     def _key(self, position: int, depth: int) -> tuple[str, ...]:
         path = self.steps[position].path
+        if depth >= OP_LEVEL:  # a part is one unit with the step it is part of
+            callers = self._callers.get(position, ())
+            level = depth - OP_LEVEL
+            return path[:callers[level]] if level < len(callers) else path
         return path if depth + 1 >= len(path) else path[:depth + 1]
 
     def unit(self, position: int | None = None, depth: int | None = None) -> tuple[int, int]:
@@ -218,6 +241,8 @@ class Timeline:
 
     # moves (each returns True if the cursor moved) -------------------------
     def _go(self, position: int, depth: int, remember: bool = True) -> bool:
+        if depth > OP_LEVEL:  # never deeper than the parts the step sits in
+            depth = OP_LEVEL + min(depth - OP_LEVEL, len(self._callers.get(position, ())))
         new = Cursor(position, depth)
         if new == self.cursor:
             return False
@@ -245,21 +270,27 @@ class Timeline:
         first, last = self.unit()
         if first == last and self._key(first, self.cursor.depth) == self.steps[first].path:
             return False
+        if self.cursor.depth >= OP_LEVEL:  # into a step's parts
+            depth = self.cursor.depth + 1
+            return self._go(self.unit(first, depth)[1], depth)
         depth = self._effective_depth() + 1
         return self._go(self.unit(first, depth)[1], depth)
 
     def step_out(self) -> bool:
         """Finish the enclosing scope: stand on its last step, one level up."""
+        if self.cursor.depth > OP_LEVEL:  # out of a step's parts: onto the step
+            depth = self.cursor.depth - 1
+            return self._go(self.unit(self.cursor.position, depth)[1], depth)
         depth = self._effective_depth() - 1
         if depth < 0:
             return False
         return self._go(self.unit(self.cursor.position, depth)[1], depth)
 
     def jump(self, position: int) -> bool:
-        """To any step, at op level."""
+        """To any step, at op level (a part of a step: at its parts' level)."""
         if not 0 <= position < len(self.steps):
             raise IndexError(f"step {position} is outside 0..{len(self.steps) - 1}")
-        return self._go(position, OP_LEVEL)
+        return self._go(position, OP_LEVEL + len(self._callers.get(position, ())))
 
     def jump_to_name(self, name: str, phase: str | None = None) -> bool:
         """To the step named ``name`` (``encoder.layers.0.self_attn.softmax``)."""
@@ -291,7 +322,7 @@ class Timeline:
         return self.jump(min(later)) if later else False
 
     def to_start(self) -> bool:
-        return self._go(0, OP_LEVEL)
+        return self._go(self.unit(0, OP_LEVEL)[1], OP_LEVEL)
 
     def to_end(self) -> bool:
         return self._go(len(self.steps) - 1, OP_LEVEL)

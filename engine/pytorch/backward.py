@@ -5,21 +5,21 @@
 reachable from the loss. A hook sees ``grad_outputs`` (the upstream gradient of each
 forward output) and ``grad_inputs`` (what the node sends to each of its
 ``next_functions``). Each is matched to the forward node whose output carries that
-autograd node as ``grad_fn`` and to that node's inputs; running totals per tensor
-give the accumulation events.
+autograd node as ``grad_fn`` and to that node's inputs; the steps of a learner-level
+call's parts are then gathered under the call's own step
+(``engine.pytorch.composites``), and running totals per tensor give the accumulation
+events.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.tape import BackwardStep, Contribution, Node, Tensor
+from engine.tape import Node, Tensor
 from engine.pytorch.aten import aten_op
-
-
-def shape_marker(shape) -> np.ndarray:
-    """A value that is only a shape: NaN everywhere, read-only, no memory."""
-    return np.broadcast_to(np.array(np.nan), tuple(int(n) for n in shape))
+from engine.pytorch.composites import RawStep, arrange, write_steps
+from engine.pytorch.errors import RecordError, RecordFailure
+from engine.pytorch.values import shape_marker
 
 
 def record_backward(rec, loss) -> None:
@@ -30,10 +30,21 @@ def record_backward(rec, loss) -> None:
     hooks = writer.hook_graph(loss, events)
     try:
         torch.autograd.grad(loss, rec.leaves, retain_graph=True, allow_unused=True)
+    except RuntimeError as error:
+        if "Checkpointing is not compatible with .grad()" in str(error):
+            raise RecordError("torch.utils.checkpoint(..., use_reentrant=True) cannot be "
+                              "recorded (it works only with .backward()); pass "
+                              "use_reentrant=False") from error
+        raise
     finally:
         for h in hooks:
             h.remove()
-    writer.write(events)
+    try:
+        writer.write(events)
+    except RecordError:
+        raise
+    except Exception as error:
+        raise RecordFailure(f"backward step {len(rec.record.steps)}", error) from error
 
 
 class _Shape:
@@ -56,6 +67,8 @@ class _BackwardWriter:
         self.torch = rec.torch
         self.record = rec.record
         self.stand_ins = 0
+        self.unpaired: dict[str, list[str]] = {}
+        self.left_out: dict[str, int] = {}
 
     def keep(self, g):
         if g is None:
@@ -108,17 +121,16 @@ class _BackwardWriter:
             target = self.target_of(next_fn, output_nr)
             j = next((j for j, x in enumerate(node.inputs) if x is target and j not in used), None)
             if target is None or j is None:
-                self.record.notes.append(f"{autograd_name(fn)} sent a gradient to a tensor that "
-                                         f"is not an input of {node.name}; it is left out")
+                key = f"{autograd_name(fn)} → {node.name}"
+                self.left_out[key] = self.left_out.get(key, 0) + 1
                 continue
             used.add(j)
             out.append((j, target, g))
         return sorted(out, key=lambda c: c[0])
 
     def stand_in(self, fn, output: Tensor | None = None) -> Node:
-        """A node for an autograd node that no recorded forward op explains (a custom
-        ``autograd.Function``'s backward). Its index is past the forward nodes, so the
-        timeline finds no forward twin for it."""
+        """A node for an autograd node that no recorded forward op explains. Its index is
+        past the forward nodes, so the timeline finds no forward twin for it."""
         name = autograd_name(fn)
         inputs = []
         for next_fn, output_nr in fn.next_functions:
@@ -127,11 +139,14 @@ class _BackwardWriter:
                 inputs.append(target)
         base = aten_op(self.torch.ops.aten.alias.default, (),
                        tuple(f"x{i}" for i in range(len(inputs))), tuple(True for _ in inputs))
+        custom = isinstance(fn, self.rec.custom_fn)
+        what = (f"the backward of your autograd.Function {fn._forward_cls.__name__}" if custom
+                else f"{name} ran only in the backward pass")
         op = type(f"Unpaired_{name}", (base,), {
-            "name": f"autograd.{name}",
-            "formula": f"no recorded forward op: {name} ran only in the backward pass",
+            "name": f"autograd.{name}", "formula": f"no recorded forward op: {what}",
             "derivative": f"PyTorch's {name}", "torch": f"# {name} (autograd only)",
-            "replayable": False})
+            "replayable": False, "level": "autograd",
+            "not_replayable": "it is an autograd node with no recorded forward op"})
         node = Node(len(self.record.nodes) + self.stand_ins, op,
                     self.record._unique(("unpaired", name)), inputs, {})
         self.stand_ins += 1
@@ -140,13 +155,13 @@ class _BackwardWriter:
             output = Tensor(self.record, shape_marker(shape), f"{node.name} (not recorded)",
                             "const")
         node.output = output
-        self.record.notes.append(f"{name} matches no recorded forward op (a custom autograd."
-                                 f"Function?): shown as {node.name}, without a forward twin")
+        label = (f"{name} (the backward of your autograd.Function "
+                 f"{fn._forward_cls.__name__}, which returns several tensors)" if custom else name)
+        self.unpaired.setdefault(label, []).append(node.name)
         return node
 
     def explains(self, fn, node, grad_inputs) -> bool:
-        """Does every gradient ``fn`` sends go to an input of ``node``? Not when ``fn`` is
-        a custom Function's backward and ``node`` the last op inside its forward."""
+        """Does every gradient ``fn`` sends go to an input of ``node``?"""
         for i, (next_fn, output_nr) in enumerate(fn.next_functions):
             if next_fn is None or i >= len(grad_inputs) or grad_inputs[i] is None:
                 continue
@@ -156,14 +171,17 @@ class _BackwardWriter:
 
     def per_output(self, fn, grad_outputs, grad_inputs, nr):
         """What ``fn`` sends back for output ``nr``'s gradient alone, the others zero (a
-        backward is linear in its upstream gradients, so these add up to the total)."""
+        backward is linear in its upstream gradients, so these add up to the total). Run
+        without grad mode: only the numbers are wanted."""
         if self.record.shapes_only:
             return grad_inputs
         torch = self.torch
         args = [g if i == nr else torch.zeros(tuple(m.shape), dtype=m.dtype, device=m.device)
                 for i, (g, m) in enumerate(zip(grad_outputs, fn._input_metadata))]
-        out = fn(*args)
-        return list(out) if isinstance(out, (tuple, list)) else [out]
+        with torch.no_grad():
+            out = fn(*args)
+        out = list(out) if isinstance(out, (tuple, list)) else [out]
+        return [None if g is None else g.detach() for g in out]
 
     def parts(self, fn, grad_outputs, grad_inputs) -> list[tuple]:
         """One (output nr, forward node, gradients sent) per recorded output with a gradient."""
@@ -184,29 +202,22 @@ class _BackwardWriter:
     def write(self, events) -> None:
         """Turn the hook events, in autograd's order, into backward steps with running
         totals; then every leaf's gradient is its total (zeros if it got none)."""
-        totals: dict[int, np.ndarray] = {}
-        record = self.record
+        raw = []
         for fn, grad_outputs, grad_inputs in events:
             for nr, node, sent in self.parts(fn, grad_outputs, grad_inputs):
-                contributions = []
-                for j, target, g in self.contributions(fn, node, sent):
-                    value = self.array(g)
-                    before = totals.get(target.id)
-                    if before is None:
-                        after = value
-                    elif record.shapes_only:
-                        after = shape_marker(value.shape)
-                    else:
-                        after = before + value
-                        self.rec.count(after.size)
-                    totals[target.id] = after
-                    contributions.append(Contribution(j, target, value, before, after))
-                upstream = grad_outputs[nr]
-                record.steps.append(BackwardStep(len(record.steps), node, self.array(upstream),
-                                                 contributions))
-        for t in record.tensors:
-            if t.requires_grad:
-                total = totals.get(t.id)
-                if total is None:
-                    total = shape_marker(t.shape) if record.shapes_only else np.zeros(t.shape)
-                t.grad = total
+                contributions = [(j, target, self.array(g))
+                                 for j, target, g in self.contributions(fn, node, sent)]
+                raw.append(RawStep(node, self.array(grad_outputs[nr]), contributions))
+        write_steps(self.record, arrange(self.record, raw), self.rec.count)
+        self.write_notes()
+
+    def write_notes(self) -> None:
+        notes = self.record.notes
+        for name, shown in self.unpaired.items():
+            times = f" ({len(shown)} times)" if len(shown) > 1 else ""
+            notes.append(f"{name}{times} matches no recorded forward op: shown as "
+                         f"{shown[0]}{'…' if len(shown) > 1 else ''}, without a forward twin")
+        for key, times in self.left_out.items():
+            fn, node = key.split(" → ", 1)
+            notes.append(f"{fn} sent a gradient to a tensor that is not an input of {node}"
+                         f"{f' ({times} times)' if times > 1 else ''}; it is left out")

@@ -14,6 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 TOLERANCE = 1e-10
+# float32 (a learner's default dtype) carries ~7 digits; half precision ~3
+TOLERANCE_FLOAT32 = 1e-5
+TOLERANCE_HALF = 1e-2
+
+
+def tolerance_for(arrays, tolerance: float = TOLERANCE) -> float:
+    """``tolerance`` for float64 values, widened to what the narrowest float among
+    ``arrays`` can hold."""
+    sizes = [np.asarray(a).dtype.itemsize for a in arrays if np.asarray(a).dtype.kind in "fc"]
+    narrowest = min(sizes, default=8)
+    if narrowest <= 2:
+        return max(tolerance, TOLERANCE_HALF)
+    if narrowest <= 4:
+        return max(tolerance, TOLERANCE_FLOAT32)
+    return tolerance
 
 
 @dataclass(frozen=True)

@@ -81,17 +81,22 @@ def torch_operands(node) -> list[str]:
     return operands
 
 
-def _source(value) -> str:
-    """A recorded aten argument as exact Python source (numbers by ``repr``, a device as
-    ``torch.device('cpu')``, dtypes and formats as ``torch.float64``)."""
+def source(value) -> str:
+    """A recorded argument as exact Python source (numbers by ``repr``, a device as
+    ``torch.device('cpu')``, dtypes and formats as ``torch.float64``, slices as ``a:b``
+    inside an index; an object with no source spelling as its ``repr``)."""
     if value is None or isinstance(value, (bool, str)):
         return repr(value)
+    if value is Ellipsis:
+        return "..."
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         return _number(value)
+    if isinstance(value, slice):
+        return f"slice({source(value.start)}, {source(value.stop)}, {source(value.step)})"
     if isinstance(value, (list, tuple)):
-        inner = ", ".join(_source(v) for v in value)
+        inner = ", ".join(source(v) for v in value)
         if isinstance(value, list):
             return f"[{inner}]"
         return f"({inner},)" if len(value) == 1 else f"({inner})"
@@ -100,28 +105,11 @@ def _source(value) -> str:
     return str(value)  # torch.float64, torch.strided, torch.contiguous_format
 
 
-def _aten_expression(op, x: list[str], attrs: dict) -> str:
-    """``torch.ops.aten.addmm.default(fc1_bias, input, fc1_t)`` with exact attributes."""
-    names = iter(x)
-    pieces = []
-    for name, kind, by_keyword, detail in op.layout:
-        if kind == "tensor":
-            text = next(names)
-        elif kind == "list":
-            text = "[" + ", ".join("None" if d is None else next(names) for d in detail) + "]"
-        else:
-            text = _source(attrs[name])
-        pieces.append(f"{name}={text}" if by_keyword else text)
-    call = f"torch.ops.{op.aten}({', '.join(pieces)})"
-    returns = op.aten._schema.returns
-    several = len(returns) > 1 or (bool(returns) and str(returns[0].type).startswith("List"))
-    return f"{call}[{op.output_index}]" if several else call
-
-
 def _expression(node, x: list[str]) -> str:
     op, a = node.op.name, node.attrs
-    if getattr(node.op, "aten", None) is not None and getattr(node.op, "replayable", True):
-        return _aten_expression(node.op, x, a)
+    spell = getattr(node.op, "spell", None)
+    if spell is not None:  # a recorded PyTorch op spells itself exactly
+        return spell(x, a)
     shape = np.shape(node.inputs[0].value) if node.inputs else ()
     if op == "scale":
         return f"{x[0]}{_scale_text(a['c'])}"
