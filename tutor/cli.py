@@ -118,7 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Python file with a factory returning (model, inputs[, loss_fn])")
     p.add_argument("--shapes-only", action="store_true",
                    help="record shapes but not values (for large models)")
-    p.add_argument("--trace", action="store_true", help="print the record instead of opening it")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--trace", action="store_true",
+                      help="print the record instead of opening it")
+    mode.add_argument("--check", action="store_true",
+                      help="check the record against PyTorch (loss, gradients, every step) "
+                           "and print one line; exit 0 if all match, 1 if not")
+    phase = p.add_mutually_exclusive_group()
+    phase.add_argument("--backward", action="store_true", help="with --trace: only backward")
+    phase.add_argument("--forward", action="store_true", help="with --trace: only forward")
+    p.add_argument("--scope", metavar="PATTERN",
+                   help="with --trace: only steps whose name matches, e.g. 'h.0.*' or 'linear'")
     p.add_argument("--verbose", action="store_true",
                    help="show the full traceback of an error raised by your file")
 

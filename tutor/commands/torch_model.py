@@ -9,6 +9,12 @@ tuple of positional arguments or a dict of keyword arguments; ``loss_fn(output)`
 number (default: ``output.sum()``). The model runs once forward and once backward
 while ``engine.pytorch.record`` writes down every op and every autograd step.
 
+``--trace`` prints the record, one line per step (the aten ops of a call indented under
+it), filtered like ``tutor trace`` by ``--forward``/``--backward``/``--scope``. ``--check``
+compares the record with PyTorch (``engine.pytorch.check``) and prints one line: exit 0
+when everything matches, 1 on a mismatch or when the recorder itself fails (naming the
+step, with a one-line reason).
+
 Every mistake gets one line on stderr and exit status 2; ``--verbose`` (when the
 parser offers it) adds the traceback.
 """
@@ -182,9 +188,10 @@ def unpack(result, label: str, torch):
     return model, inputs, loss_fn
 
 
-def prepare(args):
-    """Everything before the UI: (timeline, title, notes). Raises TorchCliError."""
-    from engine.pytorch.record import RecordError, record_module
+def build(args):
+    """Load the file and call its factory: (path, factory, note on the factory chosen,
+    model, inputs, loss_fn).
+    Raises TorchCliError."""
     from engine.pytorch import TorchMissing, import_torch
 
     path, factory_name = split_target(args.target)
@@ -204,12 +211,32 @@ def prepare(args):
     except Exception as error:
         raise _raised(label, error, path) from error
     model, inputs, loss_fn = unpack(result, label, torch)
+    return path, factory, tried, model, inputs, loss_fn
+
+
+def recorded(run, path: Path):
+    """``run()`` (a recording), with the model's own errors and the recorder's refusals
+    as TorchCliError; a failure of the recorder itself (RecordFailure) passes on."""
+    from engine.pytorch.record import RecordError, RecordFailure
+
     try:
-        record = record_module(model, inputs, loss_fn, shapes_only=args.shapes_only)
+        return run()
     except RecordError as error:
         raise TorchCliError(str(error)) from error
+    except RecordFailure:
+        raise
     except Exception as error:
         raise _raised("running the model", error, path) from error
+
+
+def prepare(args):
+    """Everything before the UI: (timeline, title, notes). Raises TorchCliError, or
+    RecordFailure when the recorder itself fails."""
+    from engine.pytorch.record import record_module
+
+    path, factory, tried, model, inputs, loss_fn = build(args)
+    record = recorded(lambda: record_module(model, inputs, loss_fn,
+                                            shapes_only=args.shapes_only), path)
     notes = [tried] if tried else []
     if loss_fn is None:
         notes.append(f"loss: {record.loss_note}")
@@ -220,32 +247,87 @@ def prepare(args):
     return Timeline(record), title, notes
 
 
-def print_trace(console: Console, timeline: Timeline, title: str, notes: list[str]) -> None:
-    from tutor.commands.trace import step_line
+def print_trace(console: Console, timeline: Timeline, title: str, notes: list[str],
+                phases=("forward", "backward"), scope: str | None = None) -> int:
+    """The record, one line per step; a call's aten ops indented under it. Returns how
+    many steps were shown."""
+    from tutor.commands.trace import matches, step_line
 
     record = timeline.tape
+    calls = sum(1 for n in record.nodes if getattr(n.op, "level", "") in ("function", "custom"))
     console.print(Text(title, style="bold"))
-    console.print(Text(f"{len(record.nodes)} forward ops, {len(record.steps)} backward steps",
-                       style="dim"))
+    console.print(Text(f"{len(record.nodes)} forward ops ({calls} calls you wrote, the aten "
+                       f"ops they ran indented under them), {len(record.steps)} backward "
+                       "steps", style="dim"))
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"))
-    shapes_only = record.shapes_only
+    shown = 0
     for step in timeline.steps:
-        console.print(step_line(timeline, step, shapes_only))
+        if step.phase not in phases or not matches(step, scope):
+            continue
+        line = step_line(timeline, step, record.shapes_only)
+        if step.node is not None and step.node.index in record.parent:
+            head = len(f"{step.index + 1:>4} {step.phase:<8} ")
+            line = Text.assemble(line[:head], "  ", line[head:])
+        console.print(line)
+        shown += 1
+    return shown
+
+
+def run_check(args, console: Console) -> int:
+    """``--check``: one line; 0 when all matches, 1 on a mismatch or a recorder failure."""
+    from engine.pytorch.check import check_model
+
+    path, factory, tried, model, inputs, loss_fn = build(args)
+    outcome = recorded(lambda: check_model(model, inputs, loss_fn), path)
+    console.print(Text(outcome.summary()))
+    if not outcome.ok:
+        print(f"tutor torch: {path.name}:{factory.__name__}: {outcome.first_problem()}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_torch(args) -> int:
-    """Record FILE.py's model, then print it (``--trace``) or open the stepper on it."""
+    """Record FILE.py's model, then print it (``--trace``), check it (``--check``) or
+    open the stepper on it."""
+    from engine.pytorch.errors import RecordFailure
+
     console = Console(highlight=False, soft_wrap=True, emoji=False)
+    verbose = getattr(args, "verbose", False)
+    filters = [flag for flag, given in (("--forward", getattr(args, "forward", False)),
+                                        ("--backward", getattr(args, "backward", False)),
+                                        ("--scope", getattr(args, "scope", None)))
+               if given]
+    if filters and not args.trace:
+        print(f"tutor torch: {filters[0]} filters the printed record: add --trace",
+              file=sys.stderr)
+        return 2
+    if getattr(args, "check", False) and args.shapes_only:
+        print("tutor torch: --check compares values, and --shapes-only records none: "
+              "leave one out", file=sys.stderr)
+        return 2
     try:
+        if getattr(args, "check", False):
+            return run_check(args, console)
         timeline, title, notes = prepare(args)
     except TorchCliError as error:
         print(f"tutor torch: {error}", file=sys.stderr)
-        if getattr(args, "verbose", False) and error.__cause__ is not None:
+        if verbose and error.__cause__ is not None:
             traceback.print_exception(error.__cause__, file=sys.stderr)
         return 2
+    except RecordFailure as error:
+        print(f"tutor torch: {error}", file=sys.stderr)
+        if verbose:
+            traceback.print_exception(error, file=sys.stderr)
+        return 1
     if args.trace:
-        print_trace(console, timeline, title, notes)
+        phases = ("forward",) if getattr(args, "forward", False) else \
+            ("backward",) if getattr(args, "backward", False) else ("forward", "backward")
+        scope = getattr(args, "scope", None)
+        if print_trace(console, timeline, title, notes, phases, scope) == 0:
+            print(f"tutor torch: no step matches {scope!r}", file=sys.stderr)
+            return 1
         return 0
     from tutor.commands.explore import run_stepper
 

@@ -60,12 +60,16 @@ def test_the_example_mlp_traces_one_line_per_step(capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "mlp.py:make — MLP"
-    assert lines[1] == "6 forward ops, 6 backward steps"
+    assert lines[1] == ("10 forward ops (4 calls you wrote, the aten ops they ran indented "
+                        "under them), 10 backward steps")
     steps = lines[2:]
-    assert len(steps) == 12
-    assert "forward  fc1.addmm  aten.addmm  (4,) (5, 3) (3, 4) → (5, 4)" in steps[1]
-    assert "backward loss.mse_loss  aten.mse_loss  upstream scalar 1" in steps[6]
-    assert "→ ∂L/∂fc1.weight" in steps[11]
+    assert len(steps) == 20
+    # the call the learner's nn.Linear makes, after the aten ops it ran (indented)
+    assert "   2 forward    fc1.linear.addmm  aten.addmm  (4,) (5, 3) (3, 4) → (5, 4)" in steps[1]
+    assert "   3 forward  fc1.linear  F.linear  (5, 3) (4, 3) (4,) → (5, 4)" in steps[2]
+    assert "backward   loss.mse_loss.mse_loss  aten.mse_loss  upstream scalar 1" in steps[10]
+    assert "backward loss.mse_loss  F.mse_loss  upstream scalar 1" in steps[11]
+    assert "→ ∂L/∂fc1.weight" in steps[19]
 
 
 def test_the_trace_shows_the_recorded_loss_value(capsys):
@@ -98,7 +102,7 @@ def test_without_trace_the_stepper_opens_on_the_record(monkeypatch, capsys):
     code, _, _ = run(MLP, capsys, trace=False)
     assert code == 0
     assert isinstance(opened["timeline"], Timeline) and opened["title"] == "mlp.py:make — MLP"
-    assert len(opened["timeline"]) == 12
+    assert len(opened["timeline"]) == 20
     assert opened["notes"] == []  # the notes go to the stepper, to show once
 
 
@@ -113,7 +117,7 @@ def test_a_named_factory_a_dict_and_the_default_loss(tmp_path, capsys):
     code, out, _ = run(f"{path}:build", capsys)
     assert code == 0
     assert "note: loss: output.sum() (no loss_fn given)" in out
-    assert "loss.sum  aten.sum" in out
+    assert "loss.sum  Tensor.sum" in out and "loss.sum.sum  aten.sum" in out
 
 
 def test_without_make_the_only_function_is_used_and_said(tmp_path, capsys):
