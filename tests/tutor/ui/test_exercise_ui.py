@@ -150,6 +150,25 @@ def test_enter_in_a_lesson_can_open_the_exercise_at_its_step(tmp_path, monkeypat
     assert (tmp_path / "exercises" / "04-softmax-backward.py").exists()
 
 
+def test_enter_again_where_several_exercises_share_a_step_opens_the_next(tmp_path):
+    run = start(lesson_by_query("14-training-step"))
+    sgd = build_run(exercise("sgd-step"))
+
+    async def script():
+        app = TutorApp(lambda: LessonScreen(run, ProgressStore(tmp_path)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            screen.session.timeline.jump(sgd.position)
+            opened = []
+            for _ in range(4):
+                assert open_exercise_here(screen, run.lesson.id)
+                opened.append(screen.query_one(ExerciseTool).run.exercise.name)
+                await pilot.pause()
+            return opened
+
+    assert asyncio.run(script()) == ["sgd-step", "adam-step", "torch-training-step", "sgd-step"]
+
+
 def test_e_opens_the_file_in_the_editor_and_the_save_is_checked(tmp_path, monkeypatch):
     """The editor (here a script that writes the right answer) runs with the app
     suspended; when it returns, the new file is checked."""

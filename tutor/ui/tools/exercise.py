@@ -243,7 +243,8 @@ def exercise_parts(tool: ExerciseTool, compact: bool) -> Parts:
 
 def open_exercise_here(screen, lesson_id: str, store=None) -> bool:
     """For a lesson screen (Enter): open the exercise tied to the step under the cursor,
-    if there is one; False when there is none here."""
+    if there is one (the next one, where several share the step and one is open); False
+    when there is none here."""
     from tutor.lessons.exercise_check import exercise_run
     from tutor.lessons.exercises import exercises_at
 
@@ -252,6 +253,9 @@ def open_exercise_here(screen, lesson_id: str, store=None) -> bool:
     if not here:
         return False
     tool = screen.query_one(ExerciseTool)
-    run = exercise_run(here[0], timeline, screen.session.model, screen.session.title)
-    tool.open_exercise(run, store)
+    names = [e.name for e in here]
+    current = tool.run.exercise.name if tool.run is not None else None
+    chosen = here[(names.index(current) + 1) % len(here)] if current in names else here[0]
+    tool.open_exercise(exercise_run(chosen, timeline, screen.session.model,
+                                    screen.session.title), store)
     return True
