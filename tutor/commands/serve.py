@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 INSTALL = 'pip install "transformer-tutor[web]"'
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Commands that only print: in a browser tab they would flash and end.
 PRINTING = ("trace", "check", "lessons", "progress", "exercises", "serve")
 
@@ -96,6 +95,18 @@ def address_error(host: str, port: int, error: OSError) -> str:
     return f"cannot listen on {host}:{port}: {error.strerror or error}"
 
 
+def is_local(host: str) -> bool:
+    """Is ``host`` reachable from this machine only (localhost, 127.x.y.z, ::1)?"""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -119,7 +130,7 @@ def run_serve(args, parse) -> int:
     except ServeError as error:
         print(f"tutor serve: {error}", file=sys.stderr)
         return 2
-    if args.host not in LOCAL_HOSTS:
+    if not is_local(args.host):
         print(f"tutor serve: listening on {args.host}, not only on this machine: anyone who "
               f"can reach port {args.port} can open the tutor, which runs as you",
               file=sys.stderr)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.tutor.commands.serving import WAIT, Served, alive, free_port, wait_until
 from tutor.cli import main
-from tutor.commands.serve import served_argv, shell_command
+from tutor.commands.serve import is_local, served_argv, shell_command
 
 INSTALL = 'pip install "transformer-tutor[web]"'
 on_linux = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
@@ -86,6 +86,14 @@ def test_each_tab_runs_this_pythons_tutor_with_the_args(tmp_path):
     version = subprocess.run(shell_command(served_argv(["--version"], None)), shell=True,
                              capture_output=True, text=True, timeout=WAIT)
     assert version.returncode == 0 and version.stdout.startswith("transformer-tutor ")
+
+
+@pytest.mark.parametrize("host,local", [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("classroom.example", False),
+])
+def test_only_this_machines_own_addresses_pass_without_a_warning(host, local):
+    assert is_local(host) is local
 
 
 def listening_on(port: int) -> set[str]:
