@@ -108,6 +108,10 @@ def is_local(host: str) -> bool:
 
 
 def url(host: str, port: int) -> str:
+    """The address to open; on every interface (0.0.0.0, ::) this machine's name, which
+    other machines can use."""
+    if host in ("0.0.0.0", "::"):
+        host = socket.gethostname()
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
 

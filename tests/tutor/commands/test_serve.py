@@ -131,6 +131,7 @@ def test_another_host_is_said_out_loud(tmp_path):
     try:
         wait_until(lambda: served.err, "the warning")
         assert "0.0.0.0" in served.err[0] and "anyone" in served.err[0]
+        assert f"http://{socket.gethostname()}:{served.port}" in served.out[0]
     finally:
         assert served.stop() == 0
 
