@@ -21,6 +21,8 @@ from engine.pytorch.errors import RecordTooLarge
 from engine.pytorch.values import MAX_OPS_SHAPES_ONLY, shape_marker
 
 SKIPPED_OPS = ("detach",)
+# ops that change an argument in place although their schema does not say so
+UNDECLARED_WRITES = {"native_batch_norm": ("running_mean", "running_var")}
 
 
 def scope_parts(name: str) -> tuple[str, ...]:
@@ -179,15 +181,13 @@ class Recorder:
 
     # aten ops ----------------------------------------------------------------------------
     def before_op(self, func, args, kwargs) -> None:
-        """An op about to change a tensor in place that was never seen: record its value
-        before the change (a BatchNorm's ``num_batches_tracked`` is 0, not 1)."""
-        if not func._schema.is_mutable:
+        """Every tensor an op reads is recorded before the op runs: an op may change it in
+        place (a BatchNorm's ``num_batches_tracked`` is 0 going in, not 1)."""
+        if packet_name(func) in SKIPPED_OPS:
             return
-        for i, arg in enumerate(func._schema.arguments):
-            if arg.alias_info is None or not arg.alias_info.is_write:
-                continue
-            given = args[i] if i < len(args) and not arg.kwarg_only else kwargs.get(arg.name)
-            for t in _tensors_in(self.torch, given):
+        self.resolve()
+        for value in list(args) + list(kwargs.values()):
+            for t in _tensors_in(self.torch, value):
                 self.tensor_for(t)
 
     def on_op(self, func, args, kwargs, out) -> None:
@@ -207,7 +207,7 @@ class Recorder:
         call = self.describe(func, args, kwargs)
         call += (self.is_random(func, call[4], outputs[first]),)
         written = self.add_node(call, outputs[first], first)
-        if func._schema.is_mutable:
+        if func._schema.is_mutable or packet in UNDECLARED_WRITES:
             self.after_write(func, args, kwargs, outputs[first], written)
         for k, o in enumerate(outputs):
             if k != first and isinstance(o, torch.Tensor):
@@ -220,11 +220,13 @@ class Recorder:
         """After an in-place op: a view's base changed too (a ``view_write`` node); a
         tensor changed but not returned (a BatchNorm's running mean) is read afresh next
         time."""
-        base = output._base
+        base = output._base if func._schema.is_mutable else None
         if base is not None:
             self.append(ViewWrite, "view_write", [self.tensor_for(base), written], {}, base)
+        undeclared = UNDECLARED_WRITES.get(packet_name(func), ())
         for i, arg in enumerate(func._schema.arguments):
-            if arg.alias_info is None or not arg.alias_info.is_write:
+            if (arg.alias_info is None or not arg.alias_info.is_write) and \
+                    arg.name not in undeclared:
                 continue
             given = args[i] if i < len(args) and not arg.kwarg_only else kwargs.get(arg.name)
             for t in _tensors_in(self.torch, given):
