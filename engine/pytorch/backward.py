@@ -178,8 +178,9 @@ class _BackwardWriter:
         torch = self.torch
         args = [g if i == nr else torch.zeros(tuple(m.shape), dtype=m.dtype, device=m.device)
                 for i, (g, m) in enumerate(zip(grad_outputs, fn._input_metadata))]
+        run = fn.apply if isinstance(fn, self.rec.custom_fn) else fn  # a custom backward
         with torch.no_grad():
-            out = fn(*args)
+            out = run(*args)
         out = list(out) if isinstance(out, (tuple, list)) else [out]
         return [None if g is None else g.detach() for g in out]
 

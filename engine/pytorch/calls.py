@@ -156,11 +156,28 @@ class CustomCallOp(CallOp):
 
     level = "custom"
     function_class = None
+    output_index = 0  # which of the tensors it returns this node is
 
     @classmethod
     def torch_forward(cls, torch, *xs, **attrs):
         args, kwargs = cls.call_args(xs, attrs)
-        return _the_tensor(torch, cls.function_class.apply(*args, **kwargs))
+        out = cls.function_class.apply(*args, **kwargs)
+        if isinstance(out, (tuple, list)):
+            return [v for v in _flat_tensors(torch, out)][cls.output_index]
+        return out
+
+    @classmethod
+    def spell(cls, operands, attrs) -> str:
+        call = super().spell(operands, attrs)
+        return f"{call}[{cls.output_index}]" if cls.output_index else call
+
+
+def _flat_tensors(torch, value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _flat_tensors(torch, v)
 
 
 def _the_tensor(torch, out):
@@ -265,15 +282,18 @@ def call_op(func, described: dict, input_names: tuple, floating: tuple, in_place
 
 
 def custom_op(function_class, input_names: tuple, floating: tuple, random: bool,
-              multi: bool = False) -> type[CustomCallOp]:
-    """The ``Op`` subclass for a custom ``autograd.Function``."""
+              output_index: int = 0) -> type[CustomCallOp]:
+    """The ``Op`` subclass for a custom ``autograd.Function`` (output ``output_index`` of
+    the tensors it returns)."""
     name = function_class.__name__
-    key = (function_class, input_names, floating, random)
+    key = (function_class, input_names, floating, random, output_index)
     op = _CACHE.get(key)
     if op is not None:
         return op
     formula = (f"y = {name}.apply({', '.join(input_names)})   (your autograd.Function: its "
                "forward's ops are one level down, s steps in)")
+    if output_index:
+        formula = f"output {output_index} of: {formula}"
     if random:
         formula = f"random: recorded value, not re-run · {formula}"
     op = type(f"Custom_{name}", (CustomCallOp,), {
@@ -282,7 +302,7 @@ def custom_op(function_class, input_names: tuple, floating: tuple, random: bool,
                       "(not the derivative of its forward's ops)",
         "torch": f"{name}.apply(…)", "inputs": input_names, "differentiable": floating,
         "function_class": function_class, "style": "function", "spelling": f"{name}.apply",
-        "random": random})
+        "random": random, "output_index": output_index})
     _CACHE[key] = op
     return op
 

@@ -47,9 +47,17 @@ def close_frame(rec, frame, result) -> None:
             record._names.discard(name)
             _repath(record, parts[0], frame.path[:-1] + (parts[0].path[-1],))
         return
-    if frame.custom is not None and len(returned) != 1:
-        return  # several outputs: the Function's backward shows as a stand-in
-    _add_call_node(rec, frame, parts, returned[0], out if made_inside else None)
+    if frame.custom is not None and len(returned) > 1:  # one node per tensor it returns
+        descendants = record.nodes[frame.start:]
+        for k, tensor in enumerate(returned):
+            found = rec.lookup(tensor)
+            inside = found is not None and found.node is not None and \
+                found.node.index >= frame.start
+            _add_call_node(rec, frame, descendants, tensor, found if inside else None, k)
+        return
+    if returned:
+        _add_call_node(rec, frame, record.nodes[frame.start:], returned[0],
+                       out if made_inside else None)
 
 
 def _repath(record, node: Node, path: tuple) -> None:
@@ -61,9 +69,10 @@ def _repath(record, node: Node, path: tuple) -> None:
         node.output.name = node.name
 
 
-def _add_call_node(rec, frame, parts, tensor, out: Tensor | None) -> None:
+def _add_call_node(rec, frame, descendants, tensor, out: Tensor | None, k: int = 0) -> None:
+    """The call's node (for a custom Function returning several tensors, the node of
+    tensor ``k``; the first adopts the nodes recorded inside the call)."""
     record = rec.record
-    descendants = record.nodes[frame.start:]
     inputs = [x if x is not None else rec.tensor_for(t)
               for x, t in zip(rec.call_inputs(frame), frame.tensors)]
     floating = [t.is_floating_point() or t.is_complex() for t in frame.tensors]
@@ -89,9 +98,11 @@ def _add_call_node(rec, frame, parts, tensor, out: Tensor | None) -> None:
     random = any(getattr(p.op, "random", False) and p.output.id in used and
                  not (p.op.name[5:] in UNINITIALISED and p.op.level == "aten")
                  for p in descendants)
-    op = rec.new_call_op(frame, tuple(floating), random, replayable, why)
+    op = rec.new_call_op(frame, tuple(floating), random, replayable, why, k)
     attrs = _named_values(frame, op)
-    node = Node(len(record.nodes), op, frame.path, inputs + extras, attrs)
+    path = frame.path if k == 0 else record._unique(frame.path[:-1] +
+                                                    (f"{frame.path[-1]}[{k}]",))
+    node = Node(len(record.nodes), op, path, inputs + extras, attrs)
     if out is None:
         out = Tensor(record, rec.snapshot(tensor), node.name, "activation", node,
                      tensor.requires_grad)
@@ -100,8 +111,9 @@ def _add_call_node(rec, frame, parts, tensor, out: Tensor | None) -> None:
         out.name = node.name
     node.output = out
     record.nodes.append(node)
-    for n in descendants:
-        record.parent.setdefault(n.index, node)
+    if k == 0:
+        for n in descendants:
+            record.parent.setdefault(n.index, node)
     fn = tensor.grad_fn
     if frame.custom is not None and isinstance(fn, rec.custom_fn):
         rec.by_grad_fn[(id(fn), tensor.output_nr)] = node

@@ -403,10 +403,10 @@ class Recorder:
         return [e if e is not None else made.get(id(t)) for e, t in zip(frame.entry,
                                                                          frame.tensors)]
 
-    def new_call_op(self, frame: Frame, floating, random, replayable, why):
+    def new_call_op(self, frame: Frame, floating, random, replayable, why, k: int = 0):
         names = frame.described["names"]
         if frame.custom is not None:
-            return custom_op(frame.custom, names, floating, random)
+            return custom_op(frame.custom, names, floating, random, k)
         in_place = is_in_place_call(frame.described, frame.kwargs)
         return call_op(frame.func, frame.described, names, floating, in_place, random,
                        replayable, why)
