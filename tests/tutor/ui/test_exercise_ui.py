@@ -243,3 +243,43 @@ def test_quitting_while_the_learners_code_runs_stops_it(tmp_path, monkeypatch):
     child = children[0]
     assert child is not None
     assert child.wait(timeout=60) < 0  # killed by a signal, long before its 600 s
+
+
+def test_enter_at_an_exercise_step_of_a_lesson_opens_it_once_no_quiz_waits(tmp_path,
+                                                                          monkeypatch):
+    """The lesson's own Enter: a waiting quiz first (the pane would show its answer), then
+    the exercise; the status line says an exercise is here."""
+    from tutor.lessons.quiz import QuizResult
+    from tutor.ui.screens.quiz import QuizScreen
+
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    store = ProgressStore(tmp_path)
+    run = start(lesson_by_query("06-attention"))
+    position = build_run(exercise(SOFTMAX)).position
+    at_step = [q for q in run.placements.quizzes_at.get(position, [])]
+    for quiz in run.lesson.quizzes:
+        if quiz not in at_step:
+            store.record_quiz(run.lesson.id, quiz.id, QuizResult("correct", 1, 0, 1.0))
+
+    async def script():
+        app = TutorApp(lambda: LessonScreen(run, store))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            screen.go_to(position)
+            await pilot.pause()
+            for _ in at_step:  # a quiz waiting here opens first; skip it
+                for _ in range(50):
+                    if isinstance(app.screen, QuizScreen):
+                        break
+                    await pilot.pause(0.05)
+                assert isinstance(app.screen, QuizScreen)
+                await pilot.press("f3", "escape")
+                await pilot.pause()
+            assert app.screen is screen
+            assert "exercise here (Enter)" in screen.status_extra()
+            await pilot.press("enter")
+            await pilot.pause()
+            tool = screen.query_one(ExerciseTool)
+            assert shown_tool(screen) is tool and tool.run.exercise.name == SOFTMAX
+
+    asyncio.run(script())

@@ -14,6 +14,8 @@ from tutor.views.secret import NOTHING, Concealment
 from tutor.views.session import Session
 from tutor.ui.screens.quiz import QuizScreen
 from tutor.ui.screens.stepper import StepperScreen
+from tutor.lessons.exercises import exercises_at
+from tutor.ui.tools.exercise import open_exercise_here
 from tutor.ui.widgets.lesson_prose import LessonProse
 from tutor.storage.notes import QuizNote, without_instructions
 
@@ -48,6 +50,8 @@ class LessonScreen(StepperScreen):
         self._open_quiz: str | None = None  # the id of the quiz on screen
         self._finished: dict[str, QuizSession] = {}  # answered in this sitting (for notes)
         self._concealed: tuple = (None, NOTHING)  # (position and quiz ids, their secrets)
+        self.exercise_steps = exercises_at(self.lesson.id, run.timeline)  # step → exercises
+        run.timeline.bookmarks |= set(self.exercise_steps)  # c stops at them too
 
     # lifecycle ----------------------------------------------------------------------
     def compose_side(self):
@@ -126,6 +130,10 @@ class LessonScreen(StepperScreen):
             return
         self._quiz_due = False
         position = self.session.timeline.position
+        # an exercise here opens once no quiz waits (its pane would show the quiz's answer)
+        if not self.waiting_quizzes(position) and open_exercise_here(self, self.lesson.id,
+                                                                     self.store):
+            return
         quizzes = self.placements.quizzes_at.get(position, [])
         if not quizzes:
             self.notify("No quiz at this step. c runs to the next one.", timeout=3)
@@ -194,11 +202,17 @@ class LessonScreen(StepperScreen):
             self.query_one(StatusBar).show(self.view, self.session.title, self.status_extra())
 
     def status_extra(self) -> str:
+        """``L3 · quizzes 2/6`` and what Enter does here: a waiting quiz first, then an
+        exercise, then a quiz to take again."""
+        position = self.session.timeline.position
         done = sum(1 for q in self.lesson.quizzes if self.results.get(q.id))
-        here = self.placements.quizzes_at.get(self.session.timeline.position, [])
         text = f"L{self.lesson.number} · quizzes {done}/{len(self.lesson.quizzes)}"
-        if here:
+        if self.waiting_quizzes(position):
             text += " · quiz here (Enter)"
+        elif position in self.exercise_steps:
+            text += " · exercise here (Enter)"
+        elif self.placements.quizzes_at.get(position):
+            text += " · quiz again (Enter)"
         return text
 
     # prose -----------------------------------------------------------------------------

@@ -73,7 +73,17 @@ class QuizScreen(ModalScreen[str]):
         self.set_class(self.app.size.width < 110 or self.app.size.height < 34, "compact")
         answer = self.query_one(Input)
         answer.disabled = True  # a burst of n presses must not become "nnnn" in the answer
-        self.set_timer(self.TYPING_DELAY, self._ready)
+        self._typing_timer = None
+        self.call_after_refresh(self._start_typing_timer)  # counted from the first paint
+
+    def _start_typing_timer(self) -> None:
+        self._typing_timer = self.set_timer(self.TYPING_DELAY, self._ready)
+
+    def on_key(self, event) -> None:
+        """Keys still arriving from the stepper (a held-down n): the answer box opens only
+        once they stop for ``TYPING_DELAY``."""
+        if not self._dismissed and not self.ready and self._typing_timer is not None:
+            self._typing_timer.reset()
 
     def _ready(self) -> None:
         if self._dismissed:

@@ -46,6 +46,10 @@ class LessonProse(VerticalScroll, can_focus=True):
     def on_resize(self) -> None:
         self._mark()
 
+    def watch_virtual_size(self) -> None:
+        """The text laid out (it takes a moment after ``show``): is there more below?"""
+        self.call_after_refresh(self._mark)
+
     def _mark(self) -> None:
         """The border says when text is hidden below (or above)."""
         below = self.scroll_y < self.max_scroll_y - 0.5
