@@ -80,6 +80,10 @@ def update_code(u: UpdateStep) -> tuple[str, ...]:
 # the check -----------------------------------------------------------------------
 
 def _input_label(node, i: int) -> str:
+    """An input as the step's comparisons name it: a recorded PyTorch op's by its tensor
+    (``fc2.bias``, not ``self``), an engine op's by its letter."""
+    if getattr(node.op, "level", None) is not None and i < len(node.inputs):
+        return node.inputs[i].name
     return node.op.inputs[i] if i < len(node.op.inputs) else f"input {i}"
 
 
@@ -94,6 +98,9 @@ def not_comparable(timeline: Timeline, step: Step) -> str:
         return ("shape only: this record holds shapes, no values (--shapes-only): nothing "
                 "to compare")
     op = step.node.op
+    if getattr(op, "random", False):
+        return (f"random: recorded value, not re-run — {op.name} draws random numbers (or "
+                "reads uninitialised memory); the steps after it are checked on this value")
     if not getattr(op, "replayable", True):
         return (f"not replayable: {op.name} has no forward op to run again ({op.formula})")
     if step.phase == "backward" and not step.backward.contributions:
@@ -179,22 +186,29 @@ def every_step_summary(timeline: Timeline, outcome: EveryStep) -> tuple[str, int
     """The report's text, and the timeline position of the first mismatch (None: all pass)."""
     report = outcome.report
     updates = [(p, c) for p, c in outcome.updates if c is not None]
-    skipped = len(report.skipped) + len(outcome.updates) - len(updates)
-    largest = max([report.max_diff] + [c.max_abs_diff for _, c in updates])
+    random = len(report.random)
+    skipped = len(report.skipped) - random + len(outcome.updates) - len(updates)
+    largest = max([max((s.max_abs_diff for s in report.steps if not s.error), default=0.0)] +
+                  [c.max_abs_diff for _, c in updates])
     text = (f"{len(report.steps) + len(outcome.updates)} steps checked in PyTorch "
             f"({len(report.forward)} forward, {len(report.backward)} backward, "
             f"{len(outcome.updates)} update), each op alone on its recorded inputs: "
             f"largest difference {_diff(largest)}")
+    if random:
+        text += f"; {random} random steps taken as recorded (not re-run)"
     if skipped:
         text += f"; {skipped} with nothing to replay, skipped"
-    mismatches = [(position_of(timeline, s), s.max_abs_diff) for s in report.steps if not s.ok]
-    mismatches += [(p, c.max_abs_diff) for p, c in updates if not c.ok]
+    mismatches = [(position_of(timeline, s), s) for s in report.steps if not s.ok]
+    mismatches += [(p, c) for p, c in updates if not c.ok]
     if not mismatches:
         return f"✓ {text}, all within {TOLERANCE:g} (× max(1, |value|)).", None
-    position, diff = min(mismatches)  # the first on the timeline
+    position, found = min(mismatches, key=lambda m: m[0])  # the first on the timeline
     step = timeline.steps[position]
+    judged = getattr(found, "match", None) or found  # a step's Match, or an update's
+    why = (found.reason if getattr(found, "error", "") else
+           f"max |engine − torch| {found.max_abs_diff:.3g} > {judged.allowed:.3g}")
     return (f"✗ {text}.\n  First mismatch: step {position + 1}/{len(timeline)}, {step.phase} "
-            f"{step.name} ({step.op_name}): max |engine − torch| {diff:.3g} > {TOLERANCE:g}. "
+            f"{step.name} ({step.op_name}): {why}. "
             "The stepper jumped there: press x to see it in PyTorch.", position)
 
 

@@ -419,12 +419,13 @@ def test_tutor_torch_opens_the_stepper_and_x_shows_autograd_names(monkeypatch, c
     async def go():
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
-            await pilot.press("B", "n", "x")  # the backward step of fc2's addmm
+            # the loss's aten op, the loss call, fc2's F.linear, then into it: its addmm
+            await pilot.press("B", "n", "n", "s", "x")
             await wait_for(pilot, lambda: done(app.screen))
             return app.screen.session.timeline.step, tool_text(app.screen)
 
     step, text = run(go())
-    assert step.phase == "backward" and step.name == "fc2.addmm"
+    assert step.phase == "backward" and step.name == "fc2.linear.addmm"
     # what torch names this op's backward, asked of torch here
     x = torch.randn(5, 4, dtype=torch.float64)
     w = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
@@ -440,7 +441,7 @@ def test_tutor_torch_opens_the_stepper_and_x_shows_autograd_names(monkeypatch, c
     spec.loader.exec_module(mlp)
     model, inputs, loss_fn = mlp.make()
     loss_fn(model(inputs)).backward()
-    row = rows_full(text)["∂L/∂self[0]"]
+    row = rows_full(text)["∂L/∂fc2.bias[0]"]  # the tensor's name, not addmm's "self"
     assert float(row["torch"]) == pytest.approx(model.fc2.bias.grad[0].item(), rel=1e-9)
     assert row["engine"] == row["torch"] and row["mark"] == "✓"
 
@@ -465,7 +466,9 @@ class Odd(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
 
     def forward(self, x):
-        return (Double.apply(self.w * x) ** 2).sum()
+        y = Double.apply(self.w * x)
+        y[0].mul_(2)  # in place through a view: its base changes too
+        return (y ** 2).sum()
 
 
 def make():
@@ -474,7 +477,7 @@ def make():
 """
 
 
-def test_a_record_with_unpaired_steps_says_so_once_and_x_says_not_replayable(
+def test_a_custom_function_is_checked_through_its_own_backward_and_x_says_not_replayable(
         monkeypatch, tmp_path, capsys):
     path = tmp_path / "odd.py"
     path.write_text(textwrap.dedent(ODD))
@@ -485,22 +488,29 @@ def test_a_record_with_unpaired_steps_says_so_once_and_x_says_not_replayable(
             await pilot.pause()
             note = notifications(app)
             timeline = app.screen.session.timeline
-            unpaired = next(s.index for s in timeline.steps if s.name.startswith("unpaired"))
-            app.screen.go_to(unpaired)
+            double = next(s.index for s in timeline.steps
+                          if s.phase == "backward" and s.op_name == "Double.apply")
+            app.screen.go_to(double)
             await pilot.press("x")
             await wait_for(pilot, lambda: done(app.screen))
+            custom = tool_text(app.screen)
+            write = next(s.index for s in timeline.steps if s.op_name == "view_write")
+            app.screen.go_to(write)  # the open twin follows the cursor
+            await wait_for(pilot, lambda: "view_write" in tool_text(app.screen)
+                           and done(app.screen))
             pane = tool_text(app.screen)
             await pilot.press("X")
             await wait_for(pilot, lambda: "steps checked" in tool_text(app.screen))
-            return note, pane, tool_text(app.screen), len(timeline)
+            return note, custom, pane, tool_text(app.screen), len(timeline)
 
-    note, pane, report, total = run(go())
-    assert note.startswith("Recorded from PyTorch:")
-    assert "DoubleBackward matches no recorded forward op" in note
-    assert "not replayable: autograd.DoubleBackward" in pane and "✓" not in pane
+    note, custom, pane, report, total = run(go())
+    assert "matches no recorded forward op" not in note  # everything is paired
+    assert "✓ pass" in custom and "Double.apply" in custom
+    assert "not replayable: view_write" in pane and "✓" not in pane
     assert "autograd.grad" not in pane  # no line to rerun for it
     flat = " ".join(report.split())
-    assert f"✓ {total} steps checked" in flat and "1 with nothing to replay, skipped" in flat
+    # view_write forward and backward (CopySlices) have nothing of their own to replay
+    assert f"✓ {total} steps checked" in flat and "2 with nothing to replay, skipped" in flat
 
 
 def test_a_shapes_only_record_says_shape_only(monkeypatch, capsys):
@@ -520,5 +530,5 @@ def test_a_shapes_only_record_says_shape_only(monkeypatch, capsys):
     note, pane, report = run(go())
     assert "shapes only: no values were recorded" in note
     assert "shape only: this record holds shapes, no values (--shapes-only)" in pane
-    assert "fc1_t = torch.ops.aten.t.default(fc1_weight)" in pane
+    assert "fc1_linear = F.linear(input, fc1_weight, fc1_bias)" in pane  # the first call
     assert "shape only" in report
