@@ -209,11 +209,13 @@ def test_lesson_07_multi_head_by_hand():
     a = attention_by_hand(lid, heads=2)
     got = engine_answers(lid)
     assert got["heads-shape"] == (1, 2, 3, 2) and a["d_k"] == 2
-    by_hand_close(got["which-entry"], a["Q"][2, 2])
+    assert got["which-entry"] == 2  # the choice "Q[0, 2, 2]": head 1's column 0 is Q's column 2
+    by_hand_close(run(lid)[0].tensor("attn.q_heads").value[0, 1, 2, 0], a["Q"][2, 2])
     by_hand_close(got["head-scale"], a["S"][1, 0, 2] / np.sqrt(2))
     assert got["favourite-key"] == int(np.argmax(a["A"][1, 2]))
     assert np.argmax(a["A"][0, 2]) != np.argmax(a["A"][1, 2])  # as the file's header says
     assert got["same-pattern"] == int(np.argmax(a["A"][0, 0]) == np.argmax(a["A"][1, 0]))
     assert got["concat-shape"] == (1, 3, 4)
-    by_hand_close(got["concat-entry"], a["C"][1, 1, 1])
+    assert got["concat-entry"] == 0  # the choice "heads[0, 1, 1, 1]"
+    by_hand_close(run(lid)[0].tensor("attn.concat_heads").value[0, 1, 3], a["C"][1, 1, 1])
     assert got["concat-backward-shape"] == (1, 2, 3, 2)
