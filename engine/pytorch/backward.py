@@ -70,10 +70,20 @@ class _BackwardWriter:
         self.unpaired: dict[str, list[str]] = {}
         self.left_out: dict[str, int] = {}
 
-    def keep(self, g):
+    def keep(self, g, as_tensor: bool = False):
+        """A copy of a gradient as the hook sees it (autograd may add into it later): a
+        NumPy array, or a torch tensor where the autograd node must be called again with
+        it (``per_output``)."""
         if g is None:
             return None
-        return _Shape(g.shape) if self.record.shapes_only else g.detach().clone()
+        if self.record.shapes_only:
+            return _Shape(g.shape)
+        g = g.detach()
+        if as_tensor:
+            return g.clone()
+        if g.dtype == self.torch.bfloat16:
+            g = g.float()
+        return np.array(g.cpu().numpy(), copy=True)
 
     def hook_graph(self, loss, events: list) -> list:
         """A post hook on every autograd node reachable from the loss. The hook copies the
@@ -89,7 +99,8 @@ class _BackwardWriter:
                 continue
 
             def hook(grad_inputs, grad_outputs, fn=fn):
-                events.append((fn, [self.keep(g) for g in grad_outputs],
+                several = sum(g is not None for g in grad_outputs) > 1
+                events.append((fn, [self.keep(g, several) for g in grad_outputs],
                                [self.keep(g) for g in grad_inputs]))
 
             handles.append(fn.register_hook(hook))
@@ -106,6 +117,9 @@ class _BackwardWriter:
     def array(self, g) -> np.ndarray:
         if isinstance(g, _Shape):
             return shape_marker(g.shape)
+        if isinstance(g, np.ndarray):
+            self.rec.count(g.size)
+            return g
         self.rec.count(g.numel())
         return np.array(g.cpu().numpy(), copy=True)
 
@@ -204,7 +218,9 @@ class _BackwardWriter:
         """Turn the hook events, in autograd's order, into backward steps with running
         totals; then every leaf's gradient is its total (zeros if it got none)."""
         raw = []
-        for fn, grad_outputs, grad_inputs in events:
+        events.reverse()
+        while events:  # each event's copies are let go of as soon as they are used
+            fn, grad_outputs, grad_inputs = events.pop()
             for nr, node, sent in self.parts(fn, grad_outputs, grad_inputs):
                 contributions = [(j, target, self.array(g))
                                  for j, target, g in self.contributions(fn, node, sent)]

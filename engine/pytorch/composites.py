@@ -216,7 +216,7 @@ def _call_step(record, node, inner) -> RawStep | None:
         if record.shapes_only:
             total = shape_marker(values[0].shape)
         else:
-            total = values[0].copy() if len(values) == 1 else np.sum(values, axis=0)
+            total = values[0] if len(values) == 1 else np.sum(values, axis=0)
         sent.append((j, x, total))
     return RawStep(node, upstream, sent, synthetic=True)
 
