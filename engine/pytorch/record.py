@@ -71,7 +71,7 @@ class TorchRecord(Tape):
     """A tape recorded from PyTorch: ``nodes`` (aten ops and the learner's calls),
     ``steps`` (autograd nodes and the calls' steps), ``tensors`` and ``loss`` as on any
     tape, plus what the recording could not do. ``parent`` maps a part's node index to
-    the call it ran in."""
+    the call it ran in; ``modules`` holds the scope path of every module that ran."""
 
     origin = "pytorch"
 
@@ -82,6 +82,7 @@ class TorchRecord(Tape):
         self.loss_note = ""
         self.elements = 0
         self.parent: dict = {}
+        self.modules: set[tuple] = set()
 
 
 def _guarded(rec, where, method, *args):

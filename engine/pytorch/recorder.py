@@ -169,6 +169,8 @@ class Recorder:
         else:  # a module called from outside its parent: its own full name
             parts = scope_parts(full)
         self.scope.append(("module", full, parts))
+        for n in range(1, len(parts) + 1):  # with its containers (a ModuleDict is not called)
+            self.record.modules.add(parts[:n])
 
     def leave(self) -> None:
         self.resolve()

@@ -249,3 +249,27 @@ def test_importing_the_command_does_not_import_torch():
     code = "import sys, tutor.commands.torch_model; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True,
                    cwd=ROOT)
+
+
+def test_the_architecture_map_shows_the_learners_own_modules():
+    import importlib.util
+
+    from engine.pytorch.record import record_module
+    from tutor.ui.widgets.arch_map import LABELS, ArchMap
+
+    spec = importlib.util.spec_from_file_location("gpt_for_map", FIXTURES / "torch_models" /
+                                                  "gpt.py")
+    gpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpt)
+    timeline = Timeline(record_module(*gpt.make()))
+    arch = ArchMap()
+    arch.build(timeline)
+    timeline.jump_to_name("transformer.h.1.attn.c_attn.linear", "forward")
+    rows = [("  " * indent) + label for indent, label, _ in arch.rows(timeline.step.path[1:])]
+    assert rows == ["transformer", "  wte", "  wpe", "  h.0", "  h.1", "    ln_1", "    attn",
+                    "      c_attn", "      c_proj", "    ln_2", "    mlp", "  ln_f", "lm_head",
+                    "loss"]
+    marked = [label for _, label, here in arch.rows(timeline.step.path[1:]) if here]
+    assert marked == ["c_attn"]  # the module the call ran in, not the call itself
+    built_in = set(LABELS.values()) - {"loss"}  # the built-in model's labels are not used
+    assert not {row.strip() for row in rows} & built_in

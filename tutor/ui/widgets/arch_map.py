@@ -54,6 +54,10 @@ class ArchMap(Static):
         forward = next((c for c in tree.children if c.label == "forward"), None)
         self._blocks = forward.children if forward is not None else []
         self._ops = {s.path[1:]: s.op_name for s in timeline.steps if s.phase == "forward"}
+        # a learner's own model (tutor torch): its modules, by its own names (its calls
+        # and their aten ops are in the tree), and the loss
+        self._own = timeline.tape.origin == "pytorch"
+        self._modules = set(getattr(timeline.tape, "modules", ())) | {("loss",)}
 
     def show(self, timeline: Timeline) -> None:
         step = timeline.step
@@ -67,17 +71,11 @@ class ArchMap(Static):
         else:
             text.add("weights step against ∂L/∂w\n", "green")
         arrow = "↓" if phase == "forward" else "↑"
-        rows: list[tuple[int, tuple]] = []
-        for block in self._blocks:
-            self._rows(block, 0, where, rows)
-        here = max((r for r in rows if where[:len(r[1])] == r[1]), key=lambda r: len(r[1]),
-                   default=None)
-        for i, row in enumerate(rows):
-            indent, path = row
-            marked = row is here
+        rows = self.rows(where)
+        for i, (indent, label, marked) in enumerate(rows):
             text.add(("▶ " if marked else "  ") + "  " * indent, "yellow")
             style = "bold black on yellow" if marked else ("bold" if indent == 0 else "")
-            text.add(label_for(path, self._ops.get(path, "")), style)
+            text.add(label, style)
             if indent == 0 and i + 1 < len(rows) and rows[i + 1][0] == 0:
                 text.add(f"\n  {arrow}", "dim")
             text.add("\n")
@@ -85,16 +83,40 @@ class ArchMap(Static):
             self.plain = text.plain
             update_static(self, text.content())
 
+    def rows(self, where: tuple) -> list[tuple[int, str, bool]]:
+        """(indent, label, is it the cursor's block) per line of the map; ``where`` is the
+        cursor's path without its phase."""
+        rows: list[tuple[int, tuple]] = []
+        previous = None
+        for block in self._blocks:
+            if self._own and not self._is_block(block):
+                continue
+            start = len(rows)
+            self._rows(block, 0, where, rows)
+            if self._own and block.path == previous:  # back in the module above: go on
+                del rows[start]
+            previous = block.path
+        here = max((r for r in rows if where[:len(r[1])] == r[1]), key=lambda r: len(r[1]),
+                   default=None)
+        return [(indent, path[-1] if self._own else label_for(path, self._ops.get(path, "")),
+                 row is here) for row in rows for indent, path in [row]]
+
+    def _is_block(self, node: ScopeNode) -> bool:
+        if self._own:
+            return node.path[1:] in self._modules
+        return bool(node.children)
+
     def _rows(self, node: ScopeNode, indent: int, where: tuple, rows: list) -> None:
         """Containers (encoder, decoder) always list their parts; a layer or a block of
-        ops opens only when the cursor is inside it."""
+        ops opens only when the cursor is inside it. A learner's model lists its modules
+        only (its calls and ops are in the tree)."""
         path = node.path[1:]
         rows.append((indent, path))
-        if not node.children:
+        if not self._is_block(node):
             return
         inside = where[:len(path)] == path
-        is_container = indent == 0 and any(c.children for c in node.children)
+        is_container = indent == 0 and any(self._is_block(c) for c in node.children)
         if is_container or inside:
             for child in node.children:
-                if child.children or indent == 0:
+                if self._is_block(child) or (indent == 0 and not self._own):
                     self._rows(child, indent + 1, where, rows)
