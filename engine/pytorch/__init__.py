@@ -4,8 +4,13 @@ second to import, and the tutor teaches without it).
 ``import_torch`` is the one door: it imports torch or raises ``TorchMissing`` with the
 install command. ``twin`` is the whole model in ``torch.nn.Transformer``; ``steps``
 redoes a recorded tape op by op in torch; ``match`` is the one rule for "matches
-PyTorch"; ``names`` spells records as torch code; ``record``, ``aten`` and ``backward``
-record a learner's own PyTorch model into a tape.
+PyTorch"; ``names`` spells records as torch code.
+
+A learner's own PyTorch model: ``record`` records it into a tape (with ``recorder``, the
+state of one recording; ``frames``, the calls it makes; ``backward`` and ``call_steps``,
+its backward pass); ``aten`` and ``calls`` are the ops a record holds, ``texts`` their
+formulas, ``worked`` and ``worked_nn`` their worked elements; ``check`` checks a whole
+record against a plain ``loss.backward()`` and op by op (``tutor torch --check``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ forward output) and ``grad_inputs`` (what the node sends to each of its
 ``next_functions``). Each is matched to the forward node whose output carries that
 autograd node as ``grad_fn`` and to that node's inputs; the steps of a learner-level
 call's parts are then gathered under the call's own step
-(``engine.pytorch.composites``), and running totals per tensor give the accumulation
+(``engine.pytorch.call_steps``), and running totals per tensor give the accumulation
 events.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.tape import Node, Tensor
 from engine.pytorch.aten import aten_op
-from engine.pytorch.composites import RawStep, arrange, write_steps
+from engine.pytorch.call_steps import RawStep, arrange, write_steps
 from engine.pytorch.errors import RecordError, RecordFailure
 from engine.pytorch.values import shape_marker
 

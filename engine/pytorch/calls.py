@@ -5,17 +5,19 @@ with the aten ops that implement it one level down.
 A ``TorchFunctionMode`` sees every call into torch's Python API as the model makes it
 (only the outermost: inside a handler the mode is off, so ``F.linear`` is seen and the
 ``F.linear`` inside ``F.multi_head_attention_forward`` is not). A custom
-``autograd.Function`` is seen through its ``apply``. Each call opens a ``Frame``; the
-aten ops it runs are recorded under the frame's path (``fc1.linear.addmm``). When it
-returns one tensor that one of those ops made, the call becomes a node of its own
-(``fc1.linear``, op ``F.linear``) *after* its parts: its inputs are the call's tensor
-arguments, its output is that tensor (shared with the part that made it). A call that
-returns several tensors leaves its parts under a scope of its name (``split``); a call
-that ran no op leaves nothing.
+``autograd.Function`` is seen through its ``apply``. The aten ops a call runs are
+recorded under its path (``fc1.linear.addmm``) and, when it returns one tensor that one
+of them made, the call becomes a node of its own (``fc1.linear``, op ``F.linear``) after
+them: its inputs are the call's tensor arguments, its output that tensor (shared with the
+part that made it). ``engine.pytorch.frames`` does that while the model runs;
+``engine.pytorch.call_steps`` makes the call's backward step.
 
-The call is kept as a template — its positional and keyword arguments with every tensor
-replaced by a ``Slot`` — so it can be run again (``torch_forward``) and spelled exactly
-(``spell``). Torch is never imported here.
+This module is the call as an op: ``CallOp`` (``CustomCallOp`` for an
+``autograd.Function``), made per function by ``call_op``/``custom_op``, with how the
+function is named and spelled (``describe_function``: ``F.linear``, ``+``, ``x.view``,
+``x[…]``). The call is kept as a template — its positional and keyword arguments with
+every tensor replaced by a ``Slot`` — so it can be run again (``torch_forward``) and
+spelled exactly (``spell``). Torch is never imported here.
 """
 
 from __future__ import annotations
@@ -49,23 +51,23 @@ class Slot:
 def _fill(template, xs):
     if isinstance(template, Slot):
         return xs[template.index]
-    if isinstance(template, (list, tuple)) and any(_has_slot(v) for v in template):
+    if isinstance(template, (list, tuple)) and any(has_slot(v) for v in template):
         filled = [_fill(v, xs) for v in template]
         return filled if isinstance(template, list) else type(template)(filled) \
             if type(template) is tuple else tuple(filled)
     return template
 
 
-def _has_slot(value) -> bool:
+def has_slot(value) -> bool:
     if isinstance(value, Slot):
         return True
-    return isinstance(value, (list, tuple)) and any(_has_slot(v) for v in value)
+    return isinstance(value, (list, tuple)) and any(has_slot(v) for v in value)
 
 
 def _spell_value(value, names: list[str]) -> str:
     if isinstance(value, Slot):
         return names[value.index]
-    if isinstance(value, (list, tuple)) and _has_slot(value):
+    if isinstance(value, (list, tuple)) and has_slot(value):
         inner = ", ".join(_spell_value(v, names) for v in value)
         if isinstance(value, list):
             return f"[{inner}]"
@@ -184,7 +186,7 @@ def _the_tensor(torch, out):
     """The one tensor a call returned (``F.multi_head_attention_forward`` returns it with
     a None beside it)."""
     if isinstance(out, (tuple, list)):
-        return next(_the_tensor(torch, v) for v in out if _holds_tensor(torch, v))
+        return next(_the_tensor(torch, v) for v in out if holds_tensor(torch, v))
     return out
 
 
@@ -307,96 +309,7 @@ def custom_op(function_class, input_names: tuple, floating: tuple, random: bool,
     return op
 
 
-class Frame:
-    """One open call: its path, where its parts start, and its arguments as a template."""
-
-    __slots__ = ("func", "described", "custom", "path", "start", "args", "kwargs", "tensors",
-                 "entry", "log_start")
-
-    def __init__(self, func, described, custom, path, start, args, kwargs, tensors, entry,
-                 log_start):
-        self.func = func
-        self.described = described
-        self.custom = custom
-        self.path = path
-        self.start = start
-        self.args = args  # templates: tensors replaced by Slot(i)
-        self.kwargs = kwargs
-        self.tensors = tensors  # the torch tensors of the slots, in order
-        self.entry = entry  # the engine tensor of each, when it was known at the call
-        self.log_start = log_start
-
-
-def template(torch, args, kwargs, names_of) -> tuple:
-    """(args, kwargs, tensors, input names): the call with each tensor as a ``Slot``.
-    ``names_of(position or keyword)`` names a top-level argument."""
-    tensors, names = [], []
-
-    def walk(value, name):
-        if isinstance(value, torch.Tensor):
-            tensors.append(value)
-            names.append(name)
-            return Slot(len(tensors) - 1)
-        if isinstance(value, (list, tuple)) and any(_holds_tensor(torch, v) for v in value):
-            items = [walk(v, f"{name}_{j}") for j, v in enumerate(value)]
-            return items if isinstance(value, list) else tuple(items)
-        return value
-
-    out_args = [walk(a, names_of(i)) for i, a in enumerate(args)]
-    out_kwargs = {k: walk(v, k) for k, v in kwargs.items()}
-    return out_args, out_kwargs, tensors, names
-
-
-def _holds_tensor(torch, value) -> bool:
+def holds_tensor(torch, value) -> bool:
     if isinstance(value, torch.Tensor):
         return True
-    return isinstance(value, (list, tuple)) and any(_holds_tensor(torch, v) for v in value)
-
-
-def argument_names(torch, func, count: int, custom=None) -> list[str]:
-    """Names for the first ``count`` positional arguments: the signature's where torch
-    publishes one (``torch.overrides``), else ``arg0``…"""
-    import inspect
-
-    target = custom.forward if custom is not None else None
-    names: list[str] = []
-    try:
-        if target is not None:
-            names = list(inspect.signature(target).parameters)[1:]  # without ctx
-        else:
-            lam = _overrides(torch).get(func)
-            if lam is not None:
-                names = [p.name for p in inspect.signature(lam).parameters.values()
-                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        names = []
-    if names and names[0] == "input" and custom is None and \
-            getattr(func, "__qualname__", "").startswith(("TensorBase.", "Tensor.")):
-        names[0] = "self"
-    return [names[i] if i < len(names) else f"arg{i}" for i in range(count)]
-
-
-def argument_defaults(torch, func) -> dict:
-    """The keyword defaults torch publishes for ``func`` (``F.softmax``'s ``dtype=None``)."""
-    import inspect
-
-    lam = _overrides(torch).get(func)
-    if lam is None:
-        return {}
-    try:
-        parameters = inspect.signature(lam).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    found = {p.name: p.default for p in parameters if p.default is not p.empty}
-    if "_stacklevel" in found or func is getattr(torch.nn.functional, "softmax", None):
-        found["_stacklevel"] = 3  # F.softmax and friends pass their own default on
-    return found
-
-
-_OVERRIDES: dict = {}
-
-
-def _overrides(torch) -> dict:
-    if not _OVERRIDES:
-        _OVERRIDES.update(torch.overrides.get_testing_overrides())
-    return _OVERRIDES
+    return isinstance(value, (list, tuple)) and any(holds_tensor(torch, v) for v in value)

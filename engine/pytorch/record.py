@@ -60,6 +60,7 @@ from engine.tape import Tape
 from engine.pytorch import import_torch
 from engine.pytorch.backward import record_backward
 from engine.pytorch.errors import RecordError, RecordFailure, RecordTooLarge
+from engine.pytorch.frames import abandon_call, close_call, open_call
 from engine.pytorch.recorder import Recorder
 from engine.pytorch.values import MAX_ELEMENTS, MAX_OPS, MAX_OPS_SHAPES_ONLY
 
@@ -146,13 +147,13 @@ def _quiet(func) -> bool:
 def _watched(rec, func, custom, call, args, kwargs):
     """Run one call of the model's inside a frame of its own."""
     where = lambda: f"the call {getattr(func, '__name__', func)}"  # noqa: E731
-    frame = _guarded(rec, where, rec.open_call, func, args, kwargs, custom)
+    frame = _guarded(rec, where, open_call, rec, func, args, kwargs, custom)
     try:
         result = call(*args, **kwargs)
     except BaseException:
-        _guarded(rec, where, rec.abandon_call, frame)
+        _guarded(rec, where, abandon_call, rec, frame)
         raise
-    _guarded(rec, where, rec.close_call, frame, result)
+    _guarded(rec, where, close_call, rec, frame, result)
     return result
 
 

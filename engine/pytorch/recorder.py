@@ -1,10 +1,10 @@
 """The state of one recording (see ``engine.pytorch.record`` for what is recorded).
 
-``Recorder`` turns what the dispatch mode, the function mode and the module hooks see
-into nodes on a ``TorchRecord``: engine tensors for torch tensors (by identity, through
-weak references), the scope path of the module and call being run, one node per aten op
-and one per learner-level call (``engine.pytorch.calls``), and the pairing of each node
-with the autograd node torch gave its output.
+``Recorder`` turns what the dispatch mode and the module hooks see into nodes on a
+``TorchRecord``: engine tensors for torch tensors (by identity, through weak references),
+the scope path of the module and call being run, one node per aten op, and the pairing
+of each node with the autograd node torch gave its output. The calls the model makes are
+opened and closed by ``engine.pytorch.frames`` on this state.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import numpy as np
 
 from engine.tape import Node, Tensor
 from engine.pytorch.aten import UNINITIALISED, ViewWrite, aten_op, packet_name
-from engine.pytorch.calls import (Frame, argument_defaults, argument_names, call_op, custom_op,
-                                  describe_function, is_in_place_call, template)
 from engine.pytorch.errors import RecordTooLarge
 from engine.pytorch.values import MAX_OPS_SHAPES_ONLY, shape_marker
 
@@ -57,7 +55,7 @@ class Recorder:
         self.names.update({id(b): (n, "const") for n, b in model.named_buffers()})
         self.module_names = {id(m): n for n, m in model.named_modules()}
         self.scope: list[tuple[str, str, tuple]] = []  # (kind, module name, path parts)
-        self.frames: list[Frame] = []
+        self.frames: list = []  # open calls (engine.pytorch.frames.Frame)
         self.internal = 0  # > 0 while the recorder's own code runs
         self.aten_ops = 0
         self.engine: dict[int, tuple] = {}  # id(torch tensor) → (weakref, engine Tensor)
@@ -355,60 +353,3 @@ class Recorder:
             self.by_grad_fn[(id(fn), t.output_nr)] = node
             self.grad_fns[id(fn)] = fn
         self.pending = waiting
-
-    # learner-level calls ------------------------------------------------------------------
-    def open_call(self, func, args, kwargs, custom=None) -> Frame:
-        torch = self.torch
-        if custom is not None:
-            described = dict(style="function", spelling=f"{custom.__name__}.apply",
-                             label=custom.__name__, kind=None, shown=f"{custom.__name__}.apply")
-        else:
-            described = describe_function(torch, func)
-            described["defaults"] = argument_defaults(torch, func)
-        self.resolve()
-        positional = argument_names(torch, func, len(args), custom)
-        args_t, kwargs_t, tensors, names = template(torch, args, kwargs,
-                                                    lambda i: positional[i])
-        entry = [self.known(t) for t in tensors]
-        path = self.path(described["label"])
-        frame = Frame(func, described, custom, path, len(self.record.nodes), args_t, kwargs_t,
-                      tensors, entry, len(self.made))
-        frame.described = dict(described, names=tuple(names), positional=tuple(positional))
-        self.frames.append(frame)
-        self.scope.append(("call", "", path))
-        return frame
-
-    def abandon_call(self, frame: Frame) -> None:
-        if self.frames and self.frames[-1] is frame:
-            self.frames.pop()
-            self.scope.pop()
-
-    def close_call(self, frame: Frame, result) -> None:
-        """The call returned: outputs it returns that were kept aside become nodes inside
-        it (``q, k, v = x.split(…)``), then it becomes a node, a scope, or nothing."""
-        from engine.pytorch.composites import close_frame
-
-        self.resolve()
-        for t in _tensors_in(self.torch, result if isinstance(result, (tuple, list))
-                             else [result]):
-            self.known(t)
-        self.resolve()
-        self.abandon_call(frame)
-        close_frame(self, frame, result)
-
-    def call_inputs(self, frame: Frame) -> list[Tensor | None]:
-        """The engine tensor of each tensor argument as the call received it: known then,
-        or the leaf made for it during the call."""
-        made = {}
-        for key, leaf in self.made[frame.log_start:]:
-            made.setdefault(key, leaf)
-        return [e if e is not None else made.get(id(t)) for e, t in zip(frame.entry,
-                                                                         frame.tensors)]
-
-    def new_call_op(self, frame: Frame, floating, random, replayable, why, k: int = 0):
-        names = frame.described["names"]
-        if frame.custom is not None:
-            return custom_op(frame.custom, names, floating, random, k)
-        in_place = is_in_place_call(frame.described, frame.kwargs)
-        return call_op(frame.func, frame.described, names, floating, in_place, random,
-                       replayable, why)

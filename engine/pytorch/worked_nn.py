@@ -333,8 +333,9 @@ def _sdpa_backward(a, which, index, y, g, grad):
                       f"{fmt(scale)} × ({_dot(ds[batch + (r,)], k[batch + (slice(None), c)])})",
                       float(grad[index]))
     if role == "key":
+        column = batch + (slice(None),)
         return Worked(f"∂L/∂K{idx(index)}", f"scale·Σᵢ dS[…,i,{r}]·Q[…,i,{c}]",
-                      f"{fmt(scale)} × ({_dot(ds[batch + (slice(None), r)], q[batch + (slice(None), c)])})",
+                      f"{fmt(scale)} × ({_dot(ds[column + (r,)], q[column + (c,)])})",
                       float(grad[index]))
     return None
 

@@ -22,8 +22,8 @@ SUMMARY = re.compile(r"^(\d+) steps checked, 0 mismatches, (\d+) random steps ta
                      r"recorded; the loss and (\d+) gradients match a plain loss\.backward\(\)$")
 TARGETS = ["mlp.py", "micrograd.py", "lstm.py", "lstm.py:float64", "lstm.py:bidirectional",
            "gru.py", "convnet.py", "convnet.py:evaluate", "encoder_layer.py", "transformer.py",
-           "gpt.py", "gpt.py:dropout", "custom_functions.py", "custom_functions.py:straight_through",
-           "custom_functions.py:checkpointed"]
+           "gpt.py", "gpt.py:dropout", "custom_functions.py",
+           "custom_functions.py:straight_through", "custom_functions.py:checkpointed"]
 
 
 def run(target, capsys, **flags):
