@@ -72,7 +72,8 @@ class TorchRecord(Tape):
     """A tape recorded from PyTorch: ``nodes`` (aten ops and the learner's calls),
     ``steps`` (autograd nodes and the calls' steps), ``tensors`` and ``loss`` as on any
     tape, plus what the recording could not do. ``parent`` maps a part's node index to
-    the call it ran in; ``modules`` holds the scope path of every module that ran."""
+    the call it ran in; ``modules`` holds the scope path of every module that ran,
+    ``buffers`` the names of the model's buffers."""
 
     origin = "pytorch"
 
@@ -84,6 +85,7 @@ class TorchRecord(Tape):
         self.elements = 0
         self.parent: dict = {}
         self.modules: set[tuple] = set()
+        self.buffers: set[str] = set()
 
 
 def _guarded(rec, where, method, *args):

@@ -53,6 +53,7 @@ class Recorder:
         self.max_ops, self.max_elements = max_ops, max_elements
         self.names = {id(p): (n, "param") for n, p in model.named_parameters()}
         self.names.update({id(b): (n, "const") for n, b in model.named_buffers()})
+        record.buffers = {n for n, _ in model.named_buffers()}
         self.module_names = {id(m): n for n, m in model.named_modules()}
         self.scope: list[tuple[str, str, tuple]] = []  # (kind, module name, path parts)
         self.frames: list = []  # open calls (engine.pytorch.frames.Frame)

@@ -269,7 +269,7 @@ def torch_name_of(timeline: Timeline, step: Step, key: PanelKey | None, index: t
         name, kind, node = tensor.name, tensor.kind, tensor.node
     index = tuple(int(i) for i in index)
     if recorded:
-        return _recorded_name(name, kind, node, index)
+        return _recorded_name(name, kind, node, index, timeline.tape)
     if d_model is None:
         return (f"{python_name(name)}{_element(index) if index else ''}: this run is a small "
                 "graph of its own, not the transformer (in torch, a tensor of its own)")
@@ -286,24 +286,36 @@ def torch_name_of(timeline: Timeline, step: Step, key: PanelKey | None, index: t
     return where + (f"   element {idx(index)}" if index else "")
 
 
-def _recorded_name(name: str, kind: str, node, index: tuple) -> str:
+def _recorded_name(name: str, kind: str, node, index: tuple, tape) -> str:
+    """Where a tensor of a recorded model lives: a parameter or buffer of the model, an
+    input, or the output of a call the model made inside one of its modules."""
     element = _element(index) if index else ""
     suffix = " (torch's own name)"
     if kind == "param":
         return f"model.{name}{element}{suffix}"
     if kind == "input":
         return f"{name}{element}: the input you passed to the model"
+    if kind == "const" and name in getattr(tape, "buffers", ()):
+        return f"model.{name}{element}: a buffer of the model (not learned){suffix}"
     if kind == "const" or node is None:
         return f"{name}{element}: a constant the model used (not learned)"
     if not getattr(node.op, "replayable", True) and node.path[:1] == ("unpaired",):
         return (f"{name}: an autograd node with no recorded forward op (a custom "
                 "autograd.Function?)")
-    module = ".".join(node.path[:-1])
-    op = node.op.name
-    if module == "loss":
+    modules = getattr(tape, "modules", set())
+    scope = node.path[:-1]
+    module = next((scope[:n] for n in range(len(scope), 0, -1) if scope[:n] in modules), ())
+    call = getattr(tape, "parent", {}).get(node.index)
+    if call is not None and call.output is node.output:
+        op = f"{call.op.name} (its {node.op.name})"
+    elif call is not None:
+        op = f"{node.op.name}, a step inside {call.op.name},"
+    else:
+        op = node.op.name
+    if scope[:1] == ("loss",):
         place = "your loss_fn"
     elif module:
-        place = f"module model.{module}"
+        place = f"module model.{'.'.join(module)}"
     else:
         place = "the model's own forward()"
-    return f"{name}{element}: the output of {op} inside {place}{suffix}"
+    return f"{name}{element}: the output of {op} inside {place}"

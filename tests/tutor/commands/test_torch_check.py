@@ -148,3 +148,30 @@ def test_a_random_step_says_it_is_taken_as_recorded():
     text, mismatch = every_step_summary(timeline, EveryStep(outcome.report, ()))
     assert mismatch is None and text.startswith("✓")
     assert f"; {len(outcome.report.random)} random steps taken as recorded" in text
+
+
+def test_the_twin_says_where_each_tensor_of_the_model_lives():
+    from engine.pytorch.record import record_module
+    from engine.timeline import Timeline
+    from tutor.views.step import PanelKey, Role
+    from tutor.views.twin import torch_name_of
+
+    from tests.engine.pytorch.test_record import load_fixture
+
+    timeline = Timeline(record_module(*load_fixture("convnet").make()))
+
+    def where(name, key):
+        step = next(s for s in timeline.steps if s.phase == "forward" and s.name == name)
+        return torch_name_of(timeline, step, key, (0,), None)
+
+    assert where("bn.batch_norm", PanelKey(Role.OUTPUT)) == (
+        "bn.batch_norm[0]: the output of F.batch_norm (its aten.native_batch_norm) inside "
+        "module model.bn")
+    assert where("bn.batch_norm", PanelKey(Role.INPUT, 1)) == (
+        "model.bn.running_mean[0]: a buffer of the model (not learned) (torch's own name)")
+    assert where("bn.batch_norm", PanelKey(Role.INPUT, 3)) == \
+        "model.bn.weight[0] (torch's own name)"
+    assert where("fc.linear.t", PanelKey(Role.OUTPUT)) == (
+        "fc.linear.t[0]: the output of aten.t, a step inside F.linear, inside module model.fc")
+    assert where("conv.conv2d", PanelKey(Role.INPUT, 0)) == \
+        "input[0]: the input you passed to the model"
