@@ -9,9 +9,14 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 
+from textual import work
 from textual.app import App
+from textual.await_complete import AwaitComplete
+from textual.css.query import NoMatches
 from textual.command import CommandPalette
 from textual.screen import ModalScreen, Screen
+
+from tutor.ui.screens.closing import claim_close
 
 
 class StepFinder(CommandPalette):
@@ -22,7 +27,22 @@ class StepFinder(CommandPalette):
         # Textual's OptionList; a key must never take the tutor down.
         try:
             super()._action_command_list(action)
-        except (KeyError, IndexError):
+        except (KeyError, IndexError, NoMatches):
+            pass
+
+    def dismiss(self, result=None) -> AwaitComplete:
+        """Textual closes the palette from several places (Enter, Escape, a click); two in
+        one burst must not pop the screen under it."""
+        if not claim_close(self):
+            return AwaitComplete()
+        return super().dismiss(result)
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP)
+    async def _gather_commands(self, search_value: str) -> None:
+        """Textual's search, which may still run after Escape took the list away."""
+        try:
+            await CommandPalette._gather_commands.__wrapped__(self, search_value)
+        except NoMatches:
             pass
 
 

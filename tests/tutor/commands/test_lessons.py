@@ -140,3 +140,17 @@ def test_reset_yes_does_not_ask(home, capsys, monkeypatch):
 def test_reset_with_nothing_saved(home, capsys):
     assert main(["progress", "--reset", "--yes"]) == 0
     assert "nothing to reset" in capsys.readouterr().out
+
+
+def test_check_prints_names_and_values_literally_never_as_emoji_or_markup(home, capsys,
+                                                                          tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "01-odd.toml").write_text((GOOD / "01-derivative.toml").read_text().replace(
+        'id = "01-derivative"', 'id = "01-odd"\n":b:" = 1\n"[bold]x[/]" = 2\n":smile:" = 3'),
+        encoding="utf-8")
+    assert main(["lessons", "--check", str(folder)]) == 1
+    out = capsys.readouterr().out
+    for literal in ("01-odd.toml: :b:: unknown field", "[bold]x[/]: unknown", ":smile:: unknown"):
+        assert literal in out, out
+    assert "😄" not in out and "🅱" not in out

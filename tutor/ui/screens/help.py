@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+from tutor.ui.screens.closing import close_once
 
 # One paragraph per item: the terminal wraps them to its width (no hard line breaks).
 READING = [
@@ -81,7 +82,6 @@ class HelpScreen(ModalScreen):
     def __init__(self, under: Screen) -> None:
         super().__init__()
         self.under = under
-        self._dismissed = False
 
     def compose(self) -> ComposeResult:
         self.keys_table = self._keys()
@@ -129,6 +129,4 @@ class HelpScreen(ModalScreen):
         return console.export_text()
 
     def action_close(self) -> None:
-        if not self._dismissed:  # a second close key in the same burst does nothing
-            self._dismissed = True
-            self.dismiss()
+        close_once(self)  # a second close key in the same burst does nothing

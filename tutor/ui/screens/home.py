@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tutor.lessons.catalog import Lesson
 from tutor.storage.progress import ProgressStore
+from tutor.ui.screens.closing import close_once
 
 
 class HomeScreen(Screen):
@@ -177,7 +178,7 @@ def _explore_screen_class():
                                                      show=False)]
 
         def action_lessons(self) -> None:
-            self.app.pop_screen()
+            close_once(self)
 
     return ExploreFromHome
 

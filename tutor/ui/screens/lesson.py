@@ -18,6 +18,7 @@ from tutor.lessons.exercises import exercises_at
 from tutor.ui.tools.exercise import open_exercise_here
 from tutor.ui.widgets.lesson_prose import LessonProse
 from tutor.storage.notes import QuizNote, without_instructions
+from tutor.ui.screens.closing import close_once
 
 SAVE_DELAY = 1.0  # seconds after the last move before the position is written
 
@@ -267,7 +268,7 @@ class LessonScreen(StepperScreen):
             return
         self._save_position()
         if self.opened_from_home:
-            self.app.pop_screen()
+            close_once(self)
         else:
             self.notify("This lesson was opened directly: q quits (your place is saved), "
                         "and `tutor` shows the lesson list.", timeout=5)

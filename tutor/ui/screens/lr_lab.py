@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 from engine.probes import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
                            lab_rates, pick_shown, scan_summary, watched_element)
 from tutor.ui.widgets.parts import Parts
+from tutor.ui.screens.closing import close_once
 
 COLORS = {"crawls": "cyan", "converges": "green", "oscillates": "yellow", "diverges": "red"}
 ADAM_COLOR = "magenta"
@@ -190,7 +191,7 @@ class LrLabScreen(Screen):
 
     def action_close(self) -> None:
         self.workers.cancel_all()
-        self.app.pop_screen()
+        close_once(self)
 
 
 def _ends(curve: LabCurve) -> str:

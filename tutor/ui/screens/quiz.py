@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from tutor.lessons.quiz import QuizSession
+from tutor.ui.screens.closing import close_once
 
 
 def reflow(text: str) -> str:
@@ -100,9 +101,8 @@ class QuizScreen(ModalScreen[str]):
 
     def _close(self) -> None:
         """Dismiss once: keys still arriving in the same burst do nothing."""
-        if not self._dismissed:
+        if not self._dismissed and close_once(self, self.session.state):
             self._dismissed = True
-            self.dismiss(self.session.state)
 
     def action_scroll_text(self, direction: int) -> None:
         if self._scroll_text is not None:

@@ -15,6 +15,7 @@ from tutor.lessons.review import ReviewItem, ReviewQueue
 from tutor.storage.progress import ProgressStore
 from tutor.storage.progress_format import REVIEW_STREAK
 from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.closing import close_once
 
 
 class ReviewScreen(LessonScreen):
@@ -80,8 +81,8 @@ class ReviewScreen(LessonScreen):
         message = (f"Reviews done{skipped}. " + (f"{left} still due: they come back next time."
                                                   if left else "Nothing is due."))
         if self.opened_from_home:
-            self.app.pop_screen()
-            self.app.notify(message, timeout=8)
+            if close_once(self):
+                self.app.notify(message, timeout=8)
         else:
             self.app.exit(message=Text(message))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -144,6 +145,8 @@ class StepperScreen(Screen):
     # drawing ----------------------------------------------------------------
     def refresh_step(self) -> None:
         """Redraw every panel from the cursor (the only place panels change)."""
+        if not self.is_attached:  # a late callback (the step finder's) after the screen left
+            return
         timeline = self.session.timeline
         view = self.view = self.concealment().view(build_view(timeline))
         key, index = self.selected
@@ -228,15 +231,27 @@ class StepperScreen(Screen):
         return None
 
     # tools ------------------------------------------------------------------------
+    def _tool(self, tool_id: str) -> Tool | None:
+        try:
+            return self.query_one(f"#{tool_id}", Tool)
+        except NoMatches:  # the screen is still being built, or taken down
+            return None
+
     async def action_tool(self, tool_id: str, action: str) -> None:
         """A tool's key pressed with the focus elsewhere: the tool runs it."""
-        await self.query_one(f"#{tool_id}", Tool).run_action(action)
+        tool = self._tool(tool_id)
+        if tool is not None:
+            await tool.run_action(action)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """A key two tools share (``<`` ``>``) goes to the one it applies to."""
+        """No key acts before the screen has drawn its first step; a key two tools share
+        (``<`` ``>``) goes to the one it applies to."""
+        if self.view is None:
+            return False
         if action == "tool":
             tool_id, tool_action = parameters
-            return self.query_one(f"#{tool_id}", Tool).applies(tool_action.split("(")[0])
+            tool = self._tool(tool_id)
+            return tool is not None and tool.applies(tool_action.split("(")[0])
         return True
 
     @on(Tool.Opened)
@@ -280,6 +295,8 @@ class StepperScreen(Screen):
     # moves ----------------------------------------------------------------------
     def _move(self, move) -> None:
         """Make a move; a forward move may not leave an unanswered quiz or pass one."""
+        if not self.is_attached or self.view is None:
+            return
         timeline = self.session.timeline
         old = timeline.position
         if not move():

@@ -18,6 +18,7 @@ from textual.worker import get_current_worker
 from engine.train import Trainer
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.stepper import StepperScreen
+from tutor.ui.screens.closing import close_once
 
 REFRESH = 0.25  # seconds between redraws of the plot
 MAX_POINTS = 400  # the plot averages the loss over bins beyond this many steps
@@ -32,7 +33,7 @@ class TrainingStepScreen(StepperScreen):
     ]
 
     def action_back_to_training(self) -> None:
-        self.app.pop_screen()
+        close_once(self)
 
 
 class TrainingScreen(Screen):
