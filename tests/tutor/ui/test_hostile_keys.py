@@ -120,6 +120,32 @@ def test_c_then_escape_while_the_quiz_opens(tmp_path):
     play(lesson_app(tmp_path), script)
 
 
+@pytest.mark.parametrize("close", ["action_close", "action_skip"])
+def test_a_close_before_the_quiz_has_mounted_is_ignored(tmp_path, close):
+    """Under load, Escape can arrive while the quiz is still being built: closing it then
+    ran its on_mount on a screen whose widgets were gone (NoMatches '#hint')."""
+    async def script(pilot, app):
+        await pilot.press("c")
+        await pilot.pause()
+        quiz = await open_quiz(pilot, app)
+        await pilot.press("escape")
+        await pilot.pause()
+        lesson = app.screen
+        lesson.action_quiz()  # the quiz is pushed; its screen has not mounted yet
+        opening = app.screen
+        assert isinstance(opening, QuizScreen) and opening is not quiz
+        getattr(opening, close)()  # a close key in the same burst
+        await pilot.pause()
+        assert app.screen is opening and opening.is_mounted  # still open, whole
+        opening.query_one("#hint")
+        await quiz_ready(pilot, opening)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is lesson
+
+    play(lesson_app(tmp_path), script)
+
+
 # modals never stack on the step finder -----------------------------------------------------
 
 def test_c_then_g_then_ctrl_p_never_stacks_two_finders_or_a_quiz_on_one(tmp_path):

@@ -38,7 +38,9 @@ def typed(session) -> str:
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
-def test_lesson_can_be_completed(lesson, tmp_path):
+def test_lesson_can_be_completed(lesson, tmp_path, monkeypatch):
+    # the answer box's wait for stepper keys to stop is tested elsewhere; here it only slows
+    monkeypatch.setattr(QuizScreen, "TYPING_DELAY", 0.02)
     run = start(lesson)
     store = ProgressStore(tmp_path)
     revealed = []

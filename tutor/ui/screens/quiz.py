@@ -95,6 +95,11 @@ class QuizScreen(ModalScreen[str]):
         answer.focus()
 
     @property
+    def inert(self) -> bool:
+        """Closed, or not yet built: keys of the burst that opened it do nothing."""
+        return self._dismissed or not self.is_mounted
+
+    @property
     def ready(self) -> bool:
         """Is the answer box taking keys (a moment after the quiz opens)?"""
         return not self.query_one(Input).disabled
@@ -111,7 +116,7 @@ class QuizScreen(ModalScreen[str]):
     # actions ------------------------------------------------------------------------
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        if self._dismissed:
+        if self.inert:
             return
         if self.session.finished:
             self._close()
@@ -126,7 +131,7 @@ class QuizScreen(ModalScreen[str]):
         event.input.value = ""
 
     def _check(self, text: str) -> None:
-        if self._dismissed or self.session.finished:
+        if self.inert or self.session.finished:
             return
         feedback = self.session.submit(text)
         box = self.query_one("#feedback", Static)
@@ -136,7 +141,7 @@ class QuizScreen(ModalScreen[str]):
             self._finish()
 
     def action_hint(self) -> None:
-        if self._dismissed or self.session.finished:
+        if self.inert or self.session.finished:
             return
         hint = self.session.hint()
         if hint is None:
@@ -147,7 +152,7 @@ class QuizScreen(ModalScreen[str]):
         self.query_one("#hint", Button).disabled = self.session.hints_left == 0
 
     def action_skip(self) -> None:
-        if not self._dismissed and not self.session.finished:
+        if not self.inert and not self.session.finished:
             self.session.skip()
             self.query_one("#feedback", Static).update(
                 f"Skipped. The answer is {self.session.expected_text()}.")
@@ -169,7 +174,7 @@ class QuizScreen(ModalScreen[str]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        if self._dismissed:
+        if self.inert:
             return
         if event.button.id == "check":
             answer = self.query_one(Input)
