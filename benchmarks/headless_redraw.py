@@ -1,6 +1,6 @@
-"""How fast the stepper starts and redraws, beside a bare Textual app in the same run.
+"""The stepper inside Textual, headless: launch and key → compositor refresh (for profiling).
 
-    python benchmarks/stepper_speed.py [--presses N] [--launches N]
+    python benchmarks/headless_redraw.py [--presses N] [--launches N]
 
 Prints:
 - launch → first stepper frame for `tutor explore` (a fresh process each time, headless),

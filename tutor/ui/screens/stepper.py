@@ -77,7 +77,9 @@ class StepperScreen(Screen):
         Binding("q", "quit", "quit"),
     ] + tool_bindings(TOOLS)
 
-    state: reactive[StepperState | None] = reactive(None, init=False, always_update=True)
+    # repaint=False: publishing the state must not repaint the whole screen (a full frame)
+    state: reactive[StepperState | None] = reactive(None, init=False, always_update=True,
+                                                    repaint=False)
 
     def __init__(self, session: Session) -> None:
         super().__init__()

@@ -61,7 +61,7 @@ class Tool(Vertical):
     }
     """
 
-    state: reactive[StepperState | None] = reactive(None, init=False)
+    state: reactive[StepperState | None] = reactive(None, init=False, repaint=False)
 
     class Opened(Message):
         def __init__(self, tool: "Tool") -> None:

@@ -25,13 +25,22 @@ class Parts:
 
 
 def update_static(widget, content: Content) -> None:
-    """``Static.update`` that asks for a layout pass only when the height changes.
+    """``Static.update`` that asks for a layout pass only when the widget's height changes.
 
-    A layout pass repaints the whole screen; most steps change the text but not its
-    height, so skipping it keeps a keypress's redraw small.
+    A layout pass reflows and repaints much of the screen (20–30 ms in a real terminal);
+    most steps change the text but not the height: a fixed height (CSS ``height: 12``)
+    never changes, and an auto height only when the text's height changes below its
+    ``max-height``.
     """
+    rule = widget.styles.height
+    if rule is not None and not rule.is_auto:
+        widget.update(content, layout=False)
+        return
     width = widget.content_size.width or widget.size.width
     height = content.get_height(widget.styles, width) if width else None
+    cap = widget.styles.max_height
+    if height is not None and cap is not None and cap.is_cells:
+        height = min(height, int(cap.value))
     previous = getattr(widget, "_content_height", None)
     widget._content_height = height
     widget.update(content, layout=height is None or height != previous)

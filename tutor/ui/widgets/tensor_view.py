@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -53,6 +54,10 @@ class TensorView(Widget, can_focus=True):
     ]
 
     cursor: reactive[tuple] = reactive((), always_update=True, layout=False)
+    # A panel never scrolls (it elides instead), so its virtual size needs no layout pass
+    # of its own: Textual's default asks for one whenever a step resizes the panels, and
+    # that second pass redrew every panel a frame after the step was already on screen.
+    virtual_size: reactive[Size] = reactive(Size(0, 0), layout=False, repaint=False)
 
     class CellSelected(Message):
         """The learner picked an element of this panel."""
@@ -67,7 +72,6 @@ class TensorView(Widget, can_focus=True):
         self.slot: TensorSlot | None = None
         self._array: np.ndarray | None = None
         self._scale = 0.0
-        self._exponent = 0
         self._exponent = 0
         self._subtitle_parts: tuple = ("", "")
         self._hits: list = []

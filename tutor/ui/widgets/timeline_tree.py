@@ -81,7 +81,11 @@ class TimelineTree(Tree[ScopeNode], can_focus=False):
                 parent.expand()
             parent = parent.parent
         self._current = node
-        self.move_cursor(node)
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if node._line >= 0 and top <= node._line < top + height:
+            self.cursor_line = node._line  # in view: repaint two lines, no scroll pass
+        else:
+            self.move_cursor(node)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         event.stop()

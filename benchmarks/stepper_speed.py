@@ -1,0 +1,217 @@
+"""Key → screen in a real terminal: the `tutor` command in a pty, beside a bare Textual app.
+
+    pip install -e ".[bench]"
+    python benchmarks/stepper_speed.py [--presses N] [--launches N] [--sizes 120x40,80x24]
+
+Each program runs in its own pseudo-terminal (benchmarks/terminal.py) whose output is
+read into a terminal emulator (pyte), as a learner's terminal would; the bare Textual app
+(benchmarks/bare_app.py) runs the same way in the same run, so ratios hold on any machine.
+
+Prints, beside the bare app:
+- key → screen for `n` then `p` in `tutor explore` and in lesson 11 (its quizzes marked
+  answered, so they do not open), at each size, from writing the key to the pty: *shown*,
+  the end of the first frame that draws the new step, and *settled*, the last byte of the
+  frames it caused (median, p90). Targets: shown median ≤ 16 ms and ≤ 2× bare, p90 ≤ 33 ms.
+- a held key: 30 presses of `n` at 30 ms, then the time from the last press until the
+  screen shows the 30th step. Target ≤ 50 ms.
+- launch → first full frame: `tutor explore` (target ≤ 1.5× bare), `tutor` (the lesson
+  list, ≤ 1.3×), and whether torch was imported by then (it must not be).
+- `q` → process exit, in each state: the lesson list, explore, explore while `X` checks
+  every step in torch, and the training view while it trains. Target ≤ 100 ms.
+
+No assertions: it prints figures for the notes and for spotting regressions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from terminal import Terminal  # noqa: E402
+
+BARE = [sys.executable, str(Path(__file__).resolve().parent / "bare_app.py")]
+TUTOR = [sys.executable, "-m", "tutor.cli"]
+LESSON = "11"
+STEP = re.compile(r"step (\d+)/")
+COUNT = re.compile(r"count (-?\d+)")
+
+
+def environment(home: Path) -> dict[str, str]:
+    return dict(os.environ, TUTOR_HOME=str(home), PYTHONPATH=str(ROOT))
+
+
+def lesson_home(base: Path) -> Path:
+    """A data directory where lesson 11's quizzes are answered: `n` only steps."""
+    from tutor.lessons.run import lesson_by_query
+    from tutor.storage.progress import ProgressStore
+
+    home = base / "answered"
+    home.mkdir()
+    lesson = lesson_by_query(LESSON)
+    store = ProgressStore(home)
+    for quiz in lesson.quizzes:
+        store.record_quiz(lesson.id, quiz.id, {"result": "correct", "attempts": 1})
+    return home
+
+
+def counter(text: str) -> int | None:
+    found = STEP.search(text) or COUNT.search(text)
+    return int(found.group(1)) if found else None
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+    return f"median {statistics.median(values):6.1f} ms  p90 {p90:6.1f} ms  (n={len(values)})"
+
+
+def open_terminal(argv, size, env, shows=lambda text: counter(text) is not None) -> Terminal:
+    terminal = Terminal(argv, size[0], size[1], env)
+    if terminal.wait_for(shows, limit=60) is None:
+        terminal.close()
+        raise SystemExit(f"{' '.join(argv[-2:])} never showed its first screen:\n"
+                         + terminal.text())
+    return terminal
+
+
+def key_to_screen(argv, size, env, presses: int):
+    """`n` × presses then `p` × presses: each key's milliseconds until its step is shown
+    and until the screen settles. Then a held key: 30 × `n` at 30 ms, and the last
+    press's milliseconds until the screen shows the 30th step."""
+    terminal = open_terminal(argv, size, env)
+    shown, settled = [], []
+    try:
+        for key in [b"n"] * presses + [b"p"] * presses:
+            timing = terminal.key_to_screen(key, quiet=0.08)
+            if timing is not None:
+                shown.append(timing[0] * 1e3)
+                settled.append(timing[1] * 1e3)
+        target = counter(terminal.text()) + 30
+        for _ in range(30):
+            sent = terminal.press(b"n")
+            deadline = sent + 0.03
+            while time.perf_counter() < deadline:
+                terminal.pump(max(0.0, deadline - time.perf_counter()))
+        held = None
+        end = sent + 5
+        while held is None and time.perf_counter() < end:
+            terminal.settle(0.08, limit=end - time.perf_counter())
+            arrived = terminal.parse(lambda text: counter(text) == target)
+            held = None if arrived is None else (arrived - sent) * 1e3
+    finally:
+        terminal.close()
+    return shown, settled, held
+
+
+def launch(argv, env, shows, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        terminal = Terminal(argv, 120, 40, env)
+        shown = terminal.wait_for(shows, limit=60)
+        terminal.close()
+        if shown is not None:
+            times.append((shown - terminal.started) * 1e3)
+    return times
+
+
+def torch_at_start(env) -> bool:
+    """Whether `tutor explore` has imported torch by its first frame (it must not)."""
+    probe = ("import sys, tutor.cli as c; from textual.app import App\n"
+             "r = App.run\n"
+             "def run(self, *a, **k):\n"
+             "    self.call_after_refresh(lambda: (print('TORCH', 'torch' in sys.modules),"
+             " self.exit()))\n"
+             "    return r(self, *a, headless=True, **k)\n"
+             "App.run = run\nc.main(['explore'])")
+    import subprocess
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, timeout=120).stdout
+    return "TORCH True" in out
+
+
+def quit_time(argv, env, shows, setup: bytes = b"", wait: float = 0.0) -> float | None:
+    """Milliseconds from `q` to the process's exit, after ``setup`` keys and ``wait`` s."""
+    terminal = open_terminal(argv, (120, 40), env, shows)
+    try:
+        if setup:
+            terminal.press(setup)
+            end = time.perf_counter() + wait
+            while time.perf_counter() < end:
+                terminal.pump(0.01)
+        sent = terminal.press(b"q")
+        exited = terminal.exit_time(sent, limit=10)
+        return None if exited is None else exited * 1e3
+    finally:
+        terminal.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--sizes", default="120x40,80x24")
+    args = parser.parse_args()
+    sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory() as base:
+        plain = Path(base) / "plain"
+        plain.mkdir()
+        env, lesson_env = environment(plain), environment(lesson_home(Path(base)))
+
+        print(f"key → screen, `n` × {args.presses} then `p` × {args.presses}: shown (the "
+              "first frame of the new step)\nand settled (the last byte it caused); held `n`: "
+              "30 presses at 30 ms, last press → its step shown")
+        for size in sizes:
+            print(f"  {size[0]}×{size[1]}")
+            bare, bare_settled, bare_held = key_to_screen(BARE, size, env, args.presses)
+            bare_median = statistics.median(bare)
+            print(f"    {'bare Textual app':<17} shown   {summary(bare)}   held {bare_held:5.1f} ms")
+            for name, argv, where in (("tutor explore", TUTOR + ["explore"], env),
+                                      (f"tutor {LESSON}", TUTOR + [LESSON], lesson_env)):
+                ours, settled, held = key_to_screen(argv, size, where, args.presses)
+                ratio = statistics.median(ours) / bare_median
+                held_text = "never" if held is None else f"{held:5.1f} ms"
+                print(f"    {name:<17} shown   {summary(ours)}   held {held_text}   "
+                      f"{ratio:.2f}× bare")
+                print(f"    {'':<17} settled {summary(settled)}")
+        print("    targets: shown median ≤ 16 ms and ≤ 2× bare, p90 ≤ 33 ms; held ≤ 50 ms")
+
+        print(f"\nlaunch → first full frame, 120×40, {args.launches} launches each")
+        bare = launch(BARE, env, lambda text: "count 0" in text, args.launches)
+        print(f"  bare Textual app    {summary(bare)}")
+        explore = launch(TUTOR + ["explore"], env, lambda text: STEP.search(text), args.launches)
+        home = launch(TUTOR, env, lambda text: "What a derivative" in text, args.launches)
+        base_median = statistics.median(bare)
+        print(f"  tutor explore       {summary(explore)}   "
+              f"{statistics.median(explore) / base_median:.2f}× bare (target ≤ 1.5×)")
+        print(f"  tutor (lessons)     {summary(home)}   "
+              f"{statistics.median(home) / base_median:.2f}× bare (target ≤ 1.3×)")
+        print(f"  torch imported before the first frame: {torch_at_start(env)}")
+
+        print("\nq → process exit (target ≤ 100 ms)")
+        stepper = lambda text: counter(text) is not None  # noqa: E731
+        states = (("bare Textual app", BARE, stepper, b"", 0.0),
+                  ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
+                  ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
+                  ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
+                  ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],
+                   lambda text: "loss" in text, b"", 1.5))
+        for name, argv, shows, setup, wait in states:
+            shown = quit_time(argv, env, shows, setup, wait)
+            print(f"  {name:<26} {'did not exit' if shown is None else f'{shown:6.1f} ms'}")
+
+
+if __name__ == "__main__":
+    main()
