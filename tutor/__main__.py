@@ -1,5 +1,3 @@
-import sys
+from tutor.cli import run
 
-from tutor.cli import main
-
-sys.exit(main())
+run()

@@ -47,10 +47,12 @@ def run_progress(args) -> int:
 
 def _reset(store: ProgressStore, console: Console, assume_yes: bool) -> int:
     if not store.path.exists():
-        console.print(f"No progress saved in {store.path}; nothing to reset.", markup=False)
+        console.print(f"No progress saved in {store.path}; nothing to reset.", markup=False,
+                      soft_wrap=True)  # a path is never broken across lines
         return 0
     if not assume_yes:
-        console.print(f"Forget all progress in {store.path}? [y/N] ", markup=False, end="")
+        console.print(f"Forget all progress in {store.path}? [y/N] ", markup=False, end="",
+                      soft_wrap=True)
         try:
             reply = sys.stdin.readline()
         except (OSError, ValueError):
@@ -61,7 +63,7 @@ def _reset(store: ProgressStore, console: Console, assume_yes: bool) -> int:
     try:
         backup = store.reset()
     except ProgressError as error:
-        console.print(f"Could not reset: {error}", markup=False)
+        console.print(f"Could not reset: {error}", markup=False, soft_wrap=True)
         return 1
     console.print("Progress reset." + (f" The old file is kept as {backup}." if backup else ""),
                   markup=False, soft_wrap=True)
