@@ -4,9 +4,11 @@ one way a command runs it (``run_app``: a crash exits non-zero and says where it
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from textual import work
@@ -46,6 +48,18 @@ class StepFinder(CommandPalette):
             pass
 
 
+class LeavingExecutor(ThreadPoolExecutor):
+    """The threads of the tutor's thread workers (a PyTorch check, the training view).
+
+    When the app ends, ``asyncio.run`` waits for the event loop's executor; a thread busy
+    importing torch or checking a step would hold q for up to a second. What it computes
+    is only for a screen that is gone, so it is not waited for (``tutor.cli.run`` then
+    leaves the process at once)."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+
 class TutorApp(App):
     """``TutorApp(make_screen)``: the tutor with ``make_screen()`` as its first screen."""
 
@@ -60,8 +74,12 @@ class TutorApp(App):
         self._notice = notice
         self.notes_path = notes_path  # None: the default notes file in the data directory
         self.crash: str | None = None  # the traceback, when something failed
+        self.leave_workers_behind = False  # set by run_app: q does not wait for workers
 
     def on_mount(self) -> None:
+        if self.leave_workers_behind:
+            asyncio.get_running_loop().set_default_executor(
+                LeavingExecutor(thread_name_prefix="tutor-worker"))
         self.push_screen(self._make_screen())
         if self._notice:
             self.notify(self._notice, severity="warning", timeout=8)
@@ -88,6 +106,7 @@ class TutorApp(App):
 def run_app(app: TutorApp) -> int:
     """Run the app; 0 when it ended normally. A crash is written to a log in the data
     directory and named in one line on stderr, with exit status 1."""
+    app.leave_workers_behind = True
     app.run()
     if app.crash is None:
         return app.return_code or 0
