@@ -18,6 +18,8 @@ no input is expensive and none runs Python out of stack.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.expr.errors import ExpressionError
 from engine.expr.tokens import MAX_LENGTH, Token, tokenize
 from engine.expr.tree import (Call, Chain, Compare, Index, Name, Negate, Node, Number, Power,
@@ -61,8 +63,12 @@ class Expr:
         return not self.names
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Expr:
-    """Parse ``text`` or raise ``ExpressionError`` with a position and a plain message."""
+    """Parse ``text`` or raise ``ExpressionError`` with a position and a plain message.
+
+    An ``Expr`` never changes, so one text is parsed once: the lessons repeat many of
+    their ~1,000 expressions, and all are checked when the tutor starts."""
     return Expr(text, _Parser(text).parse())
 
 
