@@ -16,6 +16,7 @@ slow reader would slow the program) and parsed by the emulator afterwards. For a
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import select
@@ -123,6 +124,26 @@ class Terminal:
             if shown is not None and self.last_byte > sent:
                 return shown - sent, self.last_byte - sent
             self.pump(0.01)
+        return None
+
+    def held(self, key: bytes, presses: int, gap: float) -> float | None:
+        """Hold ``key`` down (``presses`` at ``gap`` s); seconds from the last press until
+        the screen's first line (the step) is the one it finally settles on."""
+        self.text()
+        start = copy.deepcopy(self.screen)
+        for _ in range(presses):
+            sent = self.press(key)
+            deadline = sent + gap
+            while time.perf_counter() < deadline:
+                self.pump(max(0.0, deadline - time.perf_counter()))
+        self.settle(0.3)
+        chunks = list(self.unparsed)
+        final = self.text().splitlines()[0]
+        replay = pyte.ByteStream(start)
+        for arrived, data in chunks:
+            replay.feed(data)
+            if arrived >= sent and SYNC_END in data and start.display[0] == final:
+                return arrived - sent
         return None
 
     # keys ------------------------------------------------------------------------------
