@@ -138,6 +138,9 @@ def run_serve(args, parse) -> int:
         print(f"tutor serve: listening on {args.host}, not only on this machine: anyone who "
               f"can reach port {args.port} can open the tutor, which runs as you",
               file=sys.stderr)
+    # each tab's tutor quits if this server dies (even by SIGKILL, with no chance to say so)
+    from tutor.ui.app import SERVED_BY
+    os.environ[SERVED_BY] = str(os.getpid())
     words = " ".join(["tutor", *rest])
     server = TutorServer(shell_command(served_argv(rest, args.notes)), args.host, args.port,
                          title=words,

@@ -5,6 +5,7 @@ one way a command runs it (``run_app``: a crash exits non-zero and says where it
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -48,6 +49,23 @@ class StepFinder(CommandPalette):
             pass
 
 
+SERVED_BY = "TUTOR_SERVED_BY"  # set by `tutor serve` for its tabs: the server's process id
+SERVER_CHECK = 1.0  # seconds between checks that the server of a browser tab still runs
+
+
+def process_alive(pid: int) -> bool:
+    """Does process ``pid`` still run (POSIX; elsewhere it is taken as running)?"""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
 class LeavingExecutor(ThreadPoolExecutor):
     """The threads of the tutor's thread workers (a PyTorch check, the training view).
 
@@ -80,9 +98,18 @@ class TutorApp(App):
         if self.leave_workers_behind:
             asyncio.get_running_loop().set_default_executor(
                 LeavingExecutor(thread_name_prefix="tutor-worker"))
+        server = os.environ.get(SERVED_BY, "")
+        if self.is_web and server.isdigit():
+            self.set_interval(SERVER_CHECK, lambda: self._quit_without(int(server)))
         self.push_screen(self._make_screen())
         if self._notice:
             self.notify(self._notice, severity="warning", timeout=8)
+
+    def _quit_without(self, server: int) -> None:
+        """A browser tab's tutor ends with its server: killed outright, the server cannot
+        stop its tabs, and nothing would be left to talk to."""
+        if not process_alive(server):
+            self.exit()
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: float | None = None, markup: bool = True) -> None:

@@ -5,7 +5,9 @@ it listens, and one tutor process per open tab, ended with the tab or with the s
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -211,3 +213,33 @@ def test_stopping_the_server_ends_the_tutors_of_open_tabs(tmp_path):
     assert asyncio.run(stop_with_tabs_open()) == 0
     assert served.left == []
     assert "Traceback" not in "".join(served.out + served.err)
+
+
+@on_linux
+def test_a_killed_server_leaves_no_tutor_behind(tmp_path):
+    """SIGKILL gives the server no chance to stop its tabs: each tutor notices and quits."""
+    aiohttp = pytest.importorskip("aiohttp")
+    pytest.importorskip("textual_serve")
+    served = Served(tmp_path)
+    tutors: list[int] = []
+
+    async def kill_with_tabs_open():
+        async with aiohttp.ClientSession() as session:
+            tabs = [await open_tab(session, served) for _ in range(2)]
+            started = wait_until(lambda: len(served.tabs()) == 2 and served.tabs(), "two tutors")
+            tutors.extend(pid for pid in started if "tutor" in Path(f"/proc/{pid}/cmdline")
+                          .read_bytes().decode(errors="replace"))
+            served.process.send_signal(signal.SIGKILL)
+            served.process.wait(WAIT)
+            await asyncio.to_thread(wait_until, lambda: not any(alive(p) for p in tutors),
+                                    "the tabs' tutors to quit after their server was killed")
+            for tab in tabs:
+                await tab.close()
+
+    try:
+        asyncio.run(kill_with_tabs_open())
+        assert tutors and not any(alive(pid) for pid in tutors)
+    finally:
+        for pid in tutors:  # a failure leaks no process
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
