@@ -7,6 +7,8 @@ on the screen, and an answer worked out from them is graded fairly.
 
 from __future__ import annotations
 
+import re
+
 from collections import ChainMap
 from collections.abc import Mapping
 
@@ -64,6 +66,9 @@ def _format_array(array: np.ndarray, number=fmt) -> str:
 
 # templates -------------------------------------------------------------------------
 
+_BRACES = re.compile(r"\{\{|\}\}|[{}]")
+
+
 def split_template(template: str) -> list:
     """``"a {x} b"`` → ``["a ", ("x", 3), " b"]``; ``{{`` and ``}}`` are literal braces.
 
@@ -71,32 +76,28 @@ def split_template(template: str) -> list:
     """
     parts: list = []
     text: list[str] = []
-    i, n = 0, len(template)
-    while i < n:
-        c = template[i]
-        if c == "{" and template.startswith("{{", i):
-            text.append("{")
-            i += 2
-        elif c == "}" and template.startswith("}}", i):
-            text.append("}")
-            i += 2
-        elif c == "{":
-            end = template.find("}", i + 1)
+    i = 0
+    while (brace := _BRACES.search(template, i)) is not None:
+        text.append(template[i:brace.start()])
+        token, at = brace.group(), brace.start()
+        if token in ("{{", "}}"):
+            text.append(token[0])
+            i = brace.end()
+        elif token == "{":
+            end = template.find("}", at + 1)
             if end < 0:
-                raise ExpressionError(f"the '{{' at character {i + 1} is never closed with '}}' "
-                                      "(write {{ for a literal brace)", i)
-            if text:
+                raise ExpressionError(f"the '{{' at character {at + 1} is never closed with "
+                                      "'}' (write {{ for a literal brace)", at)
+            if "".join(text):
                 parts.append("".join(text))
-                text = []
-            parts.append((template[i + 1:end], i + 1))
+            text = []
+            parts.append((template[at + 1:end], at + 1))
             i = end + 1
-        elif c == "}":
-            raise ExpressionError(f"a lone '}}' at character {i + 1} (write }}}} for a literal "
-                                  "brace)", i)
         else:
-            text.append(c)
-            i += 1
-    if text:
+            raise ExpressionError(f"a lone '}}' at character {at + 1} (write }}}} for a literal "
+                                  "brace)", at)
+    text.append(template[i:])
+    if "".join(text):
         parts.append("".join(text))
     return parts
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import ModelConfig, Tape, Transformer
 from engine.optim import sgd_updates
@@ -225,3 +227,27 @@ def test_render_names_the_bad_part(template, message):
 
 def test_split_template_positions():
     assert split_template("ab {x} {{c}} {y[0]}") == ["ab ", ("x", 4), " {c} ", ("y[0]", 14)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab {}x1 ", max_size=16))
+def test_split_template_rebuilds_its_template_or_names_a_brace(template):
+    """Text parts with their braces escaped again and ``{expression}`` parts rebuild the
+    template exactly, each expression found at its position; a template that cannot be
+    split names a brace at the position it gives."""
+    try:
+        parts = split_template(template)
+    except ExpressionError as error:
+        assert template[error.position] in "{}"
+        return
+    rebuilt = ""
+    for part in parts:
+        if isinstance(part, str):
+            assert part
+            rebuilt += part.replace("{", "{{").replace("}", "}}")
+        else:
+            expression, position = part
+            assert template[position:position + len(expression)] == expression
+            assert template[position - 1] == "{" and template[position + len(expression)] == "}"
+            rebuilt += "{" + expression + "}"
+    assert rebuilt == template
