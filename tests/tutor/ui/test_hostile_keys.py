@@ -146,6 +146,28 @@ def test_a_close_before_the_quiz_has_mounted_is_ignored(tmp_path, close):
     play(lesson_app(tmp_path), script)
 
 
+
+def test_w_in_the_burst_that_opens_the_lr_lab_does_nothing_until_it_is_built():
+    """L then w in one burst: the w was meant for the stepper, not for a lab not yet built."""
+    async def script(pilot, app):
+        stepper = app.screen
+        lab = LrLabScreen(stepper.session.timeline.tape, 0.1, "descent")
+        app.push_screen(lab)
+        lab.action_toggle_plot()  # not mounted yet
+        assert lab.plotting == "loss"
+        for _ in range(40):
+            if lab.is_mounted:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("w")
+        await pilot.pause()
+        assert lab.plotting == "weight"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is stepper
+
+    play(descent_app(), script)
+
 # modals never stack on the step finder -----------------------------------------------------
 
 def test_c_then_g_then_ctrl_p_never_stacks_two_finders_or_a_quiz_on_one(tmp_path):

@@ -164,6 +164,8 @@ class LrLabScreen(Screen):
 
     def action_toggle_plot(self) -> None:
         """``w``: plot the watched weight per step instead of the loss, or back."""
+        if not self.is_mounted:  # a w in the burst that opened the lab: no plot to switch yet
+            return
         self.plotting = "weight" if self.plotting == "loss" else "loss"
         self._plot()
 
