@@ -13,6 +13,7 @@ import pytest
 SPREAD = {"test_monkey.py", "test_lessons_complete.py"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if item.path.name not in SPREAD:
