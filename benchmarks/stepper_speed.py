@@ -152,7 +152,11 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--sizes", default="120x40,80x24")
+    parser.add_argument("--quits", type=int, default=3, help="q → exit runs per state")
+    parser.add_argument("--parts", default="keys,launch,quit",
+                        help="which figures: keys, launch, quit (comma-separated)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
 
     with tempfile.TemporaryDirectory() as base:
@@ -160,47 +164,64 @@ def main() -> None:
         plain.mkdir()
         env, lesson_env = environment(plain), environment(lesson_home(Path(base)))
 
-        print(f"key → screen, `n` × {args.presses} then `p` × {args.presses}: shown (the "
-              "first frame of the new step)\nand settled (the last byte it caused); held `n`: "
-              "30 presses at 30 ms, last press → the last step shown")
-        for size in sizes:
-            print(f"  {size[0]}×{size[1]}")
-            bare, bare_settled, bare_held = key_to_screen(BARE, size, env, args.presses)
-            bare_median = statistics.median(bare)
-            print(f"    {'bare Textual app':<17} shown   {summary(bare)}   held {bare_held:5.1f} ms")
-            for name, argv, where in (("tutor explore", TUTOR + ["explore"], env),
-                                      (f"tutor {LESSON}", TUTOR + [LESSON], lesson_env)):
-                ours, settled, held = key_to_screen(argv, size, where, args.presses)
-                ratio = statistics.median(ours) / bare_median
-                held_text = "never" if held is None else f"{held:5.1f} ms"
-                print(f"    {name:<17} shown   {summary(ours)}   held {held_text}   "
-                      f"{ratio:.2f}× bare")
-                print(f"    {'':<17} settled {summary(settled)}")
-        print("    targets: shown median ≤ 16 ms and ≤ 2× bare, p90 ≤ 33 ms; held ≤ 50 ms")
+        if "keys" in parts:
+            keys(sizes, args.presses, env, lesson_env)
+        if "launch" in parts:
+            launches(args.launches, env)
+        if "quit" in parts:
+            quits(args.quits, env)
 
-        print(f"\nlaunch → first full frame, 120×40, {args.launches} launches each")
-        bare = launch(BARE, env, lambda text: "count 0" in text, args.launches)
-        print(f"  bare Textual app    {summary(bare)}")
-        explore = launch(TUTOR + ["explore"], env, lambda text: STEP.search(text), args.launches)
-        home = launch(TUTOR, env, lambda text: "What a derivative" in text, args.launches)
-        base_median = statistics.median(bare)
-        print(f"  tutor explore       {summary(explore)}   "
-              f"{statistics.median(explore) / base_median:.2f}× bare (target ≤ 1.5×)")
-        print(f"  tutor (lessons)     {summary(home)}   "
-              f"{statistics.median(home) / base_median:.2f}× bare (target ≤ 1.3×)")
-        print(f"  torch imported before the first frame: {torch_at_start(env)}")
 
-        print("\nq → process exit (target ≤ 100 ms)")
-        stepper = lambda text: counter(text) is not None  # noqa: E731
-        states = (("bare Textual app", BARE, stepper, b"", 0.0),
-                  ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
-                  ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
-                  ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
-                  ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],
-                   lambda text: "loss" in text, b"", 1.5))
-        for name, argv, shows, setup, wait in states:
-            shown = quit_time(argv, env, shows, setup, wait)
-            print(f"  {name:<26} {'did not exit' if shown is None else f'{shown:6.1f} ms'}")
+def keys(sizes, presses: int, env, lesson_env) -> None:
+    print(f"key → screen, `n` × {presses} then `p` × {presses}: shown (the "
+          "first frame of the new step)\nand settled (the last byte it caused); held `n`: "
+          "30 presses at 30 ms, last press → the last step shown")
+    for size in sizes:
+        print(f"  {size[0]}×{size[1]}")
+        bare, bare_settled, bare_held = key_to_screen(BARE, size, env, presses)
+        bare_median = statistics.median(bare)
+        print(f"    {'bare Textual app':<17} shown   {summary(bare)}   held {bare_held:5.1f} ms")
+        for name, argv, where in (("tutor explore", TUTOR + ["explore"], env),
+                                  (f"tutor {LESSON}", TUTOR + [LESSON], lesson_env)):
+            ours, settled, held = key_to_screen(argv, size, where, presses)
+            ratio = statistics.median(ours) / bare_median
+            held_text = "never" if held is None else f"{held:5.1f} ms"
+            print(f"    {name:<17} shown   {summary(ours)}   held {held_text}   "
+                  f"{ratio:.2f}× bare")
+            print(f"    {'':<17} settled {summary(settled)}")
+    print("    targets: shown median ≤ 16 ms and ≤ 2× bare, p90 ≤ 33 ms; held ≤ 50 ms")
+
+
+def launches(count: int, env) -> None:
+    print(f"\nlaunch → first full frame, 120×40, {count} launches each")
+    bare = launch(BARE, env, lambda text: "count 0" in text, count)
+    print(f"  bare Textual app    {summary(bare)}")
+    explore = launch(TUTOR + ["explore"], env, lambda text: STEP.search(text), count)
+    home = launch(TUTOR, env, lambda text: "What a derivative" in text, count)
+    base_median = statistics.median(bare)
+    print(f"  tutor explore       {summary(explore)}   "
+          f"{statistics.median(explore) / base_median:.2f}× bare (target ≤ 1.5×)")
+    print(f"  tutor (lessons)     {summary(home)}   "
+          f"{statistics.median(home) / base_median:.2f}× bare (target ≤ 1.3×)")
+    print(f"  torch imported before the first frame: {torch_at_start(env)}")
+
+
+def quits(count: int, env) -> None:
+    print(f"\nq → process exit, median of {count} (target ≤ 100 ms)")
+    stepper = lambda text: counter(text) is not None  # noqa: E731
+    states = (("bare Textual app", BARE, stepper, b"", 0.0),
+              ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
+              ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
+              ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
+              ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],
+               lambda text: "loss" in text, b"", 1.5))
+    for name, argv, shows, setup, wait in states:
+        times = [quit_time(argv, env, shows, setup, wait) for _ in range(count)]
+        exited = [t for t in times if t is not None]
+        text = (f"{statistics.median(exited):6.1f} ms" if exited else "")
+        if len(exited) < len(times):
+            text += f"  ({len(times) - len(exited)} did not exit)"
+        print(f"  {name:<26} {text}")
 
 
 if __name__ == "__main__":

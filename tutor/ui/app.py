@@ -134,6 +134,10 @@ def run_app(app: TutorApp) -> int:
     """Run the app; 0 when it ended normally. A crash is written to a log in the data
     directory and named in one line on stderr, with exit status 1."""
     app.leave_workers_behind = True
+    if os.name == "posix":  # the driver module needs termios
+        from tutor.ui.driver import prompt_exit
+
+        app.driver_class = prompt_exit(app.driver_class)
     app.run()
     if app.crash is None:
         return app.return_code or 0

@@ -80,3 +80,47 @@ def test_explore_steps_to_the_loss_and_back_into_attention(terminal, width, heig
     while time.monotonic() < deadline and "step" in t.screen():
         time.sleep(0.1)
     assert "BACKWARD" not in t.screen()
+
+
+def test_q_saves_the_lesson_step_on_the_way_out(tmp_path):
+    """q does not wait for Textual's input thread (tutor.ui.driver), but the lesson still
+    saves where the learner stood as it closes: the next run resumes there."""
+    from tutor.lessons.run import lesson_by_query
+    from tutor.storage.progress import ProgressStore
+
+    lesson = lesson_by_query("1")
+    store = ProgressStore(tmp_path)
+    for quiz in lesson.quizzes:  # answered: n only steps
+        store.record_quiz(lesson.id, quiz.id, {"result": "correct", "attempts": 1})
+    tutor = (f"TUTOR_HOME={shlex.quote(str(tmp_path))} TERM=xterm-256color "
+             f"{shlex.quote(sys.executable)} -m tutor 1")
+    session = Tmux(f"{tutor}; {tutor}; sleep 30", 100, 30)
+    try:
+        session.wait_for("step 1/", first_line=True)
+        session.keys("n", "n", "n")
+        session.wait_for("step 4/", first_line=True)
+        session.keys("q")
+        screen = session.wait_for("Resumed at step 4", timeout=30)
+    finally:
+        session.close()
+    assert "step 4/" in screen.split("\n", 1)[0]
+
+
+def test_after_q_the_shell_has_its_terminal_back(tmp_path):
+    home = shlex.quote(str(tmp_path))
+    tutor = f"TUTOR_HOME={home} TERM=xterm-256color {shlex.quote(sys.executable)} -m tutor 1"
+    session = Tmux(f"{tutor}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'; "
+                   "sleep 30", 100, 30)
+    try:
+        session.wait_for("step 1/", first_line=True)
+        session.keys("q")
+        screen = session.wait_for("EXIT=")
+        deadline = time.monotonic() + 5
+        while "echo" not in screen and time.monotonic() < deadline:
+            time.sleep(0.1)
+            screen = session.screen()
+    finally:
+        session.close()
+    lines = screen.split()
+    assert "EXIT=0" in lines and "icanon" in lines and "echo" in lines, screen
+    assert "step" not in screen  # the tutor's screen is gone (the alternate screen left)
