@@ -11,7 +11,6 @@ blocks in the process for the next run. Harmless where glibc is absent.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
@@ -25,8 +24,8 @@ def reuse_freed_memory() -> bool:
     if _done:
         return True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: glibc's, if any
+
     except (OSError, AttributeError):
         return False
     ok = (mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1

@@ -35,7 +35,7 @@ COMPARISONS = ("<", ">", "<=", ">=", "==")
 
 class Expr:
     """A parsed expression: ``parse("value(x)[0, 2] * 2")``; ``evaluate(expr, env)``
-    (``engine.expr.evaluate``) computes it. ``names`` are the names it reads (functions included); ``references``
+    (``engine.expr.evaluator``) computes it. ``names`` are the names it reads (functions included); ``references``
     the (function, tensor name or input number) pairs of ``value(…)`` and the like."""
 
 

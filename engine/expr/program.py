@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.expr.errors import ExpressionError
-from engine.expr.evaluate import evaluate, matmul_message
+from engine.expr.evaluator import evaluate, matmul_message
 from engine.expr.parser import Expr, parse_statement
 from engine.expr.tree import Call, Compare, Index, Name, Negate, Node, Power, walk
 from engine.ops import OPS

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from engine.probes import parameters, rerun
-from tutor.lessons.catalog import build_for_check, load_lessons
+from tutor.lessons.catalog import load_lessons
+from tutor.lessons.lesson_check import build_for_check
 from tutor.lessons.live import StepContext, render
 
 LESSONS = {lesson.id: lesson for lesson in load_lessons()[0]}

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tutor.lessons.catalog import check_lessons, default_lessons_dir, load_lessons
+from tutor.lessons.catalog import default_lessons_dir, load_lessons
+from tutor.lessons.lesson_check import check_lessons
 from tutor.storage.progress import ProgressStore
 
 

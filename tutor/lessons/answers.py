@@ -25,8 +25,7 @@ import numpy as np
 from dataclasses import dataclass
 
 from engine.expr import ExpressionError, evaluate, parse
-
-KINDS = ("number", "shape", "choice", "elements")
+from tutor.lessons.schema import KINDS
 
 # With no tolerance given: numbers on screen have 4 significant digits, so an answer
 # worked out from them can be off by a few parts in 10⁴ of the true value.

@@ -22,7 +22,8 @@ import numpy as np
 from engine.timeline import OP_LEVEL, Cursor, Timeline
 
 from engine.expr import ExpressionError, did_you_mean
-from tutor.lessons.templates import format_value, render, split_template
+from tutor.lessons.language import ARRAY_FUNCTIONS, NAMES, TENSOR_FUNCTIONS, VALUE_NAMES, split_template
+from tutor.lessons.templates import format_value, render
 from engine.expr import parse
 from engine.expr.tree import Call, Name, Reference, walk
 from tutor.views.cells import as_displayed
@@ -30,12 +31,6 @@ from tutor.views.step import PanelKey, Role
 
 __all__ = ["StepContext", "DisplayedContext", "TensorNames", "NAMES", "render", "format_value", "split_template"]
 
-VALUE_NAMES = ("output", "upstream", "loss", "lr", "before", "after", "gradient")
-TENSOR_FUNCTIONS = ("value", "grad", "final_grad", "input", "contribution")
-ARRAY_FUNCTIONS = ("shape", "size", "zeros", "argmax", "sum", "mean", "max", "min", "abs",
-                   "exp", "log", "sqrt", "tanh", "relu", "softmax")
-NAMES = frozenset(VALUE_NAMES + TENSOR_FUNCTIONS + ARRAY_FUNCTIONS)
-"""Every name a lesson expression may use (``answer`` too, in a quiz's ``explain``)."""
 
 
 # finding tensors by name ---------------------------------------------------------

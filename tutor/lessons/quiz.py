@@ -24,40 +24,10 @@ from tutor.lessons.answers import (DEFAULT_ABS_TOLERANCE, DEFAULT_REL_TOLERANCE,
                                    number_matches)
 from engine.expr import ExpressionError, evaluate
 from tutor.lessons.live import DisplayedContext, format_value, render
+from tutor.lessons.catalog import Mistake, Quiz  # noqa: F401 (the quiz's data, read from its lesson)
 from tutor.views.secret import Secret
 
 RESULTS = ("correct", "correct_after_hints", "skipped", "wrong")
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A likely wrong answer (an expression over the run, like ``Quiz.answer``) and
-    what to tell a learner who gives it: the mistake named, not the answer."""
-
-    answer: str | int
-    feedback: str
-
-
-@dataclass(frozen=True)
-class Quiz:
-    """One ``[[quiz]]`` of a lesson file (see lessons/README.md)."""
-
-    id: str
-    at: str
-    kind: str
-    prompt: str
-    answer: str | int
-    hints: tuple[str, ...]
-    explain: str
-    choices: tuple[str, ...] = ()
-    tolerance: float | None = None
-    rel_tolerance: float | None = None
-    mistakes: tuple[Mistake, ...] = ()
-
-    @property
-    def grading_options(self) -> dict:
-        return {"tolerance": self.tolerance, "rel_tolerance": self.rel_tolerance,
-                "choices": self.choices}
 
 
 def expected_answer(quiz: Quiz, ctx):

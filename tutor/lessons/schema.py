@@ -2,7 +2,7 @@
 
 Reports every problem with its field (``quiz[2].hints``) and, for a typo, the
 field or name that was probably meant. What needs the engine — do selectors
-match steps, do expressions evaluate there — is ``tutor.lessons.catalog.check_against_run``.
+match steps, do expressions evaluate there — is ``tutor.lessons.lesson_check.check_against_run``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from tutor.lessons.answers import KINDS
 from engine.expr import ExpressionError, did_you_mean, parse
-from tutor.lessons.live import NAMES, split_template
+from tutor.lessons.language import NAMES, split_template
 
 try:
     import tomllib
@@ -22,6 +21,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 PHASES = ("forward", "backward", "update")
+KINDS = ("number", "shape", "choice", "elements")  # of quiz; graded by tutor.lessons.answers
 TOOLS = ("nudge", "descent", "lr_lab", "decode", "twin", "train")
 TOP_FIELDS = ("id", "title", "summary", "tools", "scenario", "section", "quiz")
 SECTION_FIELDS = ("at", "title", "text")

@@ -7,8 +7,6 @@ on the screen, and an answer worked out from them is graded fairly.
 
 from __future__ import annotations
 
-import re
-
 from collections import ChainMap
 from collections.abc import Mapping
 
@@ -16,7 +14,8 @@ import numpy as np
 
 from engine.ops.base import fmt
 
-from engine.expr import ExpressionError, evaluate, parse
+from engine.expr import ExpressionError, evaluate
+from tutor.lessons.language import split_template
 
 # printing values ---------------------------------------------------------------------
 
@@ -65,42 +64,6 @@ def _format_array(array: np.ndarray, number=fmt) -> str:
 
 
 # templates -------------------------------------------------------------------------
-
-_BRACES = re.compile(r"\{\{|\}\}|[{}]")
-
-
-def split_template(template: str) -> list:
-    """``"a {x} b"`` → ``["a ", ("x", 3), " b"]``; ``{{`` and ``}}`` are literal braces.
-
-    The int is where the expression starts in the template (for messages).
-    """
-    parts: list = []
-    text: list[str] = []
-    i = 0
-    while (brace := _BRACES.search(template, i)) is not None:
-        text.append(template[i:brace.start()])
-        token, at = brace.group(), brace.start()
-        if token in ("{{", "}}"):
-            text.append(token[0])
-            i = brace.end()
-        elif token == "{":
-            end = template.find("}", at + 1)
-            if end < 0:
-                raise ExpressionError(f"the '{{' at character {at + 1} is never closed with "
-                                      "'}' (write {{ for a literal brace)", at)
-            if "".join(text):
-                parts.append("".join(text))
-            text = []
-            parts.append((template[at + 1:end], at + 1))
-            i = end + 1
-        else:
-            raise ExpressionError(f"a lone '}}' at character {at + 1} (write }}}} for a literal "
-                                  "brace)", at)
-    text.append(template[i:])
-    if "".join(text):
-        parts.append("".join(text))
-    return parts
-
 
 def render(template: str, ctx: Mapping, answer=None, hide=None) -> str:
     """Fill every ``{expression}`` with its value at the step, printed as on screen.

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from tutor.lessons.scenarios import build_scenario
-from tutor.lessons.catalog import (Lesson, LessonNotFound, Problem, Selector, check_lessons,
-                           default_lessons_dir, find_lesson, load_lessons, validate)
+from tutor.lessons.catalog import (Lesson, LessonNotFound, Problem, Selector, default_lessons_dir,
+                                   find_lesson, load_lessons)
+from tutor.lessons.lesson_check import check_lessons, validate
 from tutor.lessons.quiz import Quiz
 
 from tests.paths import FIXTURES as ALL_FIXTURES

@@ -39,7 +39,8 @@ import tutor.lessons.live as live
 from engine.timeline import Timeline
 from engine.pytorch.steps import replay_torch
 from engine.expr import ExpressionError, evaluate, parse
-from tutor.lessons.catalog import build_for_check, load_lessons
+from tutor.lessons.catalog import load_lessons
+from tutor.lessons.lesson_check import build_for_check
 from tutor.lessons.live import ARRAY_FUNCTIONS, NAMES, StepContext, split_template
 from tutor.lessons.quiz import as_kind, expected_answer
 

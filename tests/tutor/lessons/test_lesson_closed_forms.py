@@ -14,7 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from tutor.lessons.catalog import build_for_check, load_lessons
+from tutor.lessons.catalog import load_lessons
+from tutor.lessons.lesson_check import build_for_check
 from tutor.lessons.live import StepContext
 from tutor.lessons.quiz import expected_answer
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tutor.lessons.catalog import build_for_check, check_lessons, lesson_files, load_lessons
+from tutor.lessons.catalog import lesson_files, load_lessons
+from tutor.lessons.lesson_check import build_for_check, check_lessons
 
 MIN_LESSONS = 14
 MIN_QUIZZES = 3
