@@ -8,7 +8,8 @@ screen or written as on paper reads as typed. ``π`` is a name.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from engine.expr.errors import ExpressionError
 
@@ -17,13 +18,17 @@ MAX_LENGTH = 500
 SYNONYMS = {"×": "*", "·": "*", "⋅": "*", "∗": "*", "−": "-", "–": "-", "÷": "/"}
 OPERATORS = ("**", "<=", ">=", "==", "+", "-", "*", "/", "@", "(", ")", "[", "]", ",", "<", ">",
              "=")
+_SYNONYMS = str.maketrans(SYNONYMS)  # one character for one: positions stay those typed
+_TWO_CHARACTER_OPERATORS = frozenset(o for o in OPERATORS if len(o) == 2)
+_ONE_CHARACTER_OPERATORS = frozenset(o for o in OPERATORS if len(o) == 1)
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_π")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
+# a name, dotted parts included: encoder.layers.0.self_attn.weights
+_NAME = re.compile(r"[a-zA-Z_π][a-zA-Z_π0-9]*(?:\.[a-zA-Z_π0-9]+)*")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # "number", "name", "op", "end"
     text: str
     position: int
@@ -37,7 +42,7 @@ def tokenize(text: str) -> list[Token]:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"the expression is too long ({len(text)} characters; "
                               f"at most {MAX_LENGTH})")
-    chars = "".join(SYNONYMS.get(c, c) for c in text)
+    chars = text.translate(_SYNONYMS)
     tokens: list[Token] = []
     i, n = 0, len(chars)
     while i < n:
@@ -47,23 +52,20 @@ def tokenize(text: str) -> list[Token]:
         elif c in _DIGITS or (c == "." and i + 1 < n and chars[i + 1] in _DIGITS):
             i = _number(chars, i, tokens)
         elif c in _NAME_START:
-            start = i
-            while i < n and chars[i] in _NAME_CHARS:
-                i += 1
-            while i + 1 < n and chars[i] == "." and chars[i + 1] in _NAME_CHARS:
-                i += 1
-                while i < n and chars[i] in _NAME_CHARS:
-                    i += 1
-            tokens.append(Token("name", chars[start:i], start))
+            end = _NAME.match(chars, i).end()
+            tokens.append(Token("name", chars[i:end], i))
+            i = end
         elif c == "^":
             tokens.append(Token("op", "**", i))
             i += 1
+        elif chars[i:i + 2] in _TWO_CHARACTER_OPERATORS:
+            tokens.append(Token("op", chars[i:i + 2], i))
+            i += 2
+        elif c in _ONE_CHARACTER_OPERATORS:
+            tokens.append(Token("op", c, i))
+            i += 1
         else:
-            op = next((o for o in OPERATORS if chars.startswith(o, i)), None)
-            if op is None:
-                raise ExpressionError(_bad_character(c), i)
-            tokens.append(Token("op", op, i))
-            i += len(op)
+            raise ExpressionError(_bad_character(c), i)
     tokens.append(Token("end", "", n))
     return tokens
 
