@@ -279,3 +279,33 @@ def test_a_shapes_only_recording_says_so_instead_of_printing_placeholders():
     panels, card = run(_drive(session, ["n", "n"], check=check))
     assert panels and all("shape only" in text and "nan" not in text for text in panels.values())
     assert "worked" not in card
+
+
+def test_the_run_is_left_out_of_garbage_collections_while_its_stepper_is_open():
+    """Full collections walked every object of the recorded run: 15–40 ms pauses during a
+    held key. Frozen while the stepper is open, given back when it closes."""
+    import gc
+
+    from textual.screen import Screen
+
+    session = explore_session(options())
+    seen = {}
+
+    async def go():
+        app = TutorApp(lambda: StepperScreen(session))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("n")
+            await pilot.pause()
+            seen["open"] = gc.get_freeze_count()
+            seen["run"] = any(obj is session.timeline for obj in gc.get_objects())
+            await app.switch_screen(Screen())  # the stepper closes
+            await pilot.pause()
+            seen["closed"] = gc.get_freeze_count()
+
+    try:
+        run(go())
+    finally:
+        gc.unfreeze()
+    assert seen["open"] > 10_000 and not seen["run"]  # the run is among the frozen objects
+    assert seen["closed"] == 0

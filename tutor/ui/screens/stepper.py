@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from textual import on
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
@@ -126,6 +128,14 @@ class StepperScreen(Screen):
         self._map.build(timeline)
         self._apply_size(self.size.width, self.size.height)
         self.refresh_step()
+        self.call_after_refresh(gc.freeze)
+
+    def on_unmount(self) -> None:
+        """A recorded run is hundreds of thousands of long-lived objects (nodes, arrays,
+        cached strips); each full collection of Python's garbage collector walked them
+        all, a 15–40 ms pause in the middle of a held key. They are frozen (left out of
+        collections) while the stepper is open, and given back when it closes."""
+        gc.unfreeze()
 
     def on_resize(self, event) -> None:
         was_compact = self.has_class("compact")
