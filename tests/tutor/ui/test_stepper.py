@@ -244,9 +244,7 @@ def test_clicking_an_op_in_the_tree_jumps_there():
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.2)
             tree = app.screen.query_one("#tree")
-            line = next(i for i in range(10) if tree.get_node_at_line(i) is not None
-                        and tree.get_node_at_line(i).data.path == ("forward", "src_embed",
-                                                                    "add_position"))
+            line = tree.line_of(("forward", "src_embed", "add_position"))
             await pilot.click("#tree", offset=(8, 1 + line))
             await pilot.pause(0.2)
             return session.timeline.step.name
@@ -309,3 +307,40 @@ def test_the_run_is_left_out_of_garbage_collections_while_its_stepper_is_open():
         gc.unfreeze()
     assert seen["open"] > 10_000 and not seen["run"]  # the run is among the frozen objects
     assert seen["closed"] == 0
+
+
+def test_the_tree_opens_scopes_to_the_cursor_keeps_it_in_view_and_toggles_on_click():
+    session = explore_session(options())
+    seen = {}
+
+    async def go():
+        app = TutorApp(lambda: StepperScreen(session))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            tree = app.screen.query_one("#tree")
+            await pilot.press("end")  # the last step: the update phase, far below
+            await pilot.pause(0.3)
+            unit = session.timeline.unit_path()
+            line = tree.line_of(unit)
+            top, height = round(tree.scroll_offset.y), tree.scrollable_content_region.height
+            seen["in view"] = line is not None and top <= line < top + height
+            seen["open above"] = all(tree.is_expanded(unit[:d]) for d in range(1, len(unit)))
+            seen["drawn there"] = unit[-1] in tree.render_line(line - top).text
+            await pilot.press("home")
+            await pilot.pause(0.3)
+            scope = ("forward", "src_embed")
+            first_child = ("forward", "src_embed", "lookup")
+            seen["child shown"] = tree.line_of(first_child) is not None
+            row = 1 + tree.line_of(scope) - round(tree.scroll_offset.y)  # 1: the border
+            await pilot.click("#tree", offset=(4, row))
+            await pilot.pause(0.1)
+            seen["closed by click"] = (not tree.is_expanded(scope)
+                                       and tree.line_of(first_child) is None)
+            await pilot.click("#tree", offset=(4, row))
+            await pilot.pause(0.1)
+            seen["opened by click"] = tree.line_of(first_child) is not None
+            seen["step unchanged"] = session.timeline.position == 0
+
+    run(go())
+    assert seen == {"in view": True, "open above": True, "drawn there": True, "child shown": True,
+                    "closed by click": True, "opened by click": True, "step unchanged": True}
