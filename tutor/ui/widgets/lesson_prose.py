@@ -1,18 +1,20 @@
 """The lesson's text beside the step: Markdown that scrolls (keys when focused, the mouse
 wheel, PageUp/PageDown from anywhere in a lesson) and says when more follows.
 
-The text is drawn by Rich's Markdown into one widget, not Textual's Markdown widget (a
-widget per block): a section's numbers change at almost every step, and rebuilding a
-tree of widgets each time cost a layout pass and left garbage whose collection paused a
-held key (lesson 11 at 120×40: held n 82 → 22 ms, p90 61 → 37 ms).
+Rich's Markdown is rendered to lines here and drawn line by line, rather than by
+Textual's Markdown widget (a widget per block): a section's numbers change at almost
+every step, and rebuilding a tree of widgets cost a layout pass each time and left
+garbage whose collection paused a held key. A new text of as many lines as the last
+needs no layout at all.
 """
 
 from __future__ import annotations
 
 from rich.markdown import Heading, Markdown
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from rich.segment import Segment
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 MORE = "↓ more (PgDn)"
 ABOVE = "↑ more above (PgUp)"
@@ -20,7 +22,7 @@ ABOVE = "↑ more above (PgUp)"
 
 class LeftHeading(Heading):
     """Headings at the left edge, like the text under them (Rich centres a title), in
-    bold (a section's title is underlined too)."""
+    bold (a lesson's title is underlined too)."""
 
     LEVEL_ALIGN = {tag: "left" for tag in Heading.LEVEL_ALIGN}
 
@@ -33,28 +35,54 @@ class ProseMarkdown(Markdown):
     elements = {**Markdown.elements, "heading_open": LeftHeading}
 
 
-class LessonProse(VerticalScroll, can_focus=True):
-    """Tab reaches it; ↑ ↓ PgUp PgDn Home End scroll it."""
+class LessonProse(ScrollView, can_focus=True):
+    """Tab reaches it; ↑ ↓ PgUp PgDn Home End scroll it (ScrollView's keys)."""
 
-    DEFAULT_CSS = """
-    LessonProse > Static { height: auto; padding-right: 1; }
-    """
+    # the scrollbar's column is kept whether or not it shows, so the text's width (and
+    # where it wraps) does not change when a section grows past the bottom
+    DEFAULT_CSS = "LessonProse { scrollbar-gutter: stable; }"
 
     more = ""  # what the border says is hidden: MORE, ABOVE or nothing
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.text = ""  # the Markdown shown
-
-    def compose(self) -> ComposeResult:
-        yield Static("")
+        self._lines: list[Strip] = []
+        self._width = 0  # the width the lines were drawn for
 
     def show(self, text: str) -> None:
         """New text, from its top."""
         self.text = text
-        self.query_one(Static).update(ProseMarkdown(text, hyperlinks=False))
-        self.scroll_home(animate=False)
+        self._draw()
+        self.scroll_to(y=0, animate=False, immediate=True)
         self.call_after_refresh(self._mark)
+
+    def _draw(self) -> None:
+        """Render the Markdown to lines at the current width (a column spare on the
+        right, so text never touches the scrollbar)."""
+        width = max(1, self.scrollable_content_region.width - 1)
+        self._width = self.scrollable_content_region.width
+        if not self.text:
+            self._lines = []
+        else:
+            console = self.app.console
+            options = console.options.update(width=width, highlight=False)
+            rows = console.render_lines(ProseMarkdown(self.text, hyperlinks=False), options,
+                                        style=self.rich_style, pad=False)
+            self._lines = [Strip(Segment.simplify(row)) for row in rows]
+            while self._lines and not self._lines[-1].text.strip():
+                self._lines.pop()  # Rich ends with a blank line: no scrolling onto it
+        height = len(self._lines)
+        if height != self.virtual_size.height:  # a layout pass only when the length changes
+            self.virtual_size = Size(width, height)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = y + round(self.scroll_offset.y)
+        width = self.scrollable_content_region.width
+        if 0 <= index < len(self._lines):
+            return self._lines[index].crop_extend(0, width, self.rich_style)
+        return Strip.blank(width, self.rich_style)
 
     def page(self, direction: int) -> None:
         if direction > 0:
@@ -67,10 +95,12 @@ class LessonProse(VerticalScroll, can_focus=True):
         self._mark()
 
     def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._draw()  # wrapped again at the new width (or first laid out)
         self._mark()
 
     def watch_virtual_size(self) -> None:
-        """The text laid out (it takes a moment after ``show``): is there more below?"""
+        """The text laid out: is there more below?"""
         self.call_after_refresh(self._mark)
 
     def _mark(self) -> None:
