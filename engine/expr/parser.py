@@ -35,8 +35,9 @@ COMPARISONS = ("<", ">", "<=", ">=", "==")
 
 class Expr:
     """A parsed expression: ``parse("value(x)[0, 2] * 2")``; ``evaluate(expr, env)``
-    (``engine.expr.evaluator``) computes it. ``names`` are the names it reads (functions included); ``references``
-    the (function, tensor name or input number) pairs of ``value(…)`` and the like."""
+    (``engine.expr.evaluator``) computes it. ``names`` are the names it reads (functions
+    included); ``references`` the (function, tensor name or input number) pairs of
+    ``value(…)`` and the like."""
 
 
     def __init__(self, text: str, root: Node):

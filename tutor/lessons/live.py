@@ -22,7 +22,8 @@ import numpy as np
 from engine.timeline import OP_LEVEL, Cursor, Timeline
 
 from engine.expr import ExpressionError, did_you_mean
-from tutor.lessons.language import ARRAY_FUNCTIONS, NAMES, TENSOR_FUNCTIONS, VALUE_NAMES, split_template
+from tutor.lessons.language import (ARRAY_FUNCTIONS, NAMES, TENSOR_FUNCTIONS, VALUE_NAMES,
+                                    split_template)
 from tutor.lessons.templates import format_value, render
 from engine.expr import parse
 from engine.expr.tree import Call, Name, Reference, walk

@@ -24,7 +24,7 @@ from tutor.lessons.answers import (DEFAULT_ABS_TOLERANCE, DEFAULT_REL_TOLERANCE,
                                    number_matches)
 from engine.expr import ExpressionError, evaluate
 from tutor.lessons.live import DisplayedContext, format_value, render
-from tutor.lessons.catalog import Mistake, Quiz  # noqa: F401 (the quiz's data, read from its lesson)
+from tutor.lessons.catalog import Mistake, Quiz  # noqa: F401 (the quiz's data, from its lesson)
 from tutor.views.secret import Secret
 
 RESULTS = ("correct", "correct_after_hints", "skipped", "wrong")
