@@ -15,6 +15,8 @@ or ``open_exercise_here`` (a lesson, on Enter at an exercise's step).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import shlex
 import subprocess
@@ -24,9 +26,11 @@ from textual.app import SuspendNotSupported
 from textual.binding import Binding
 from textual.message import Message
 
-from tutor.lessons.exercise_check import CheckResult, ExerciseError, ExerciseRun
 from tutor.ui.tools.base import Tool
 from tutor.ui.widgets.parts import Parts
+
+if TYPE_CHECKING:  # the checking machinery is imported when an exercise opens, not at start
+    from tutor.lessons.exercise_check import CheckResult, ExerciseRun
 
 POLL_INTERVAL = 0.5  # seconds between looks at the file's modification time
 STATUS_STYLE = {"correct": ("✓ correct", "bold green"), "wrong": ("✗ wrong", "bold red"),
@@ -72,7 +76,7 @@ class ExerciseTool(Tool):
     def open_exercise(self, run: ExerciseRun, store=None, folder: Path | None = None) -> None:
         """Show ``run``'s exercise: make the learner's file from the starter if it is not
         there (never overwriting it), then check it and watch it."""
-        from tutor.lessons.exercise_check import ensure_workspace_file
+        from tutor.lessons.exercise_check import ExerciseError, ensure_workspace_file
 
         try:
             path, created = ensure_workspace_file(run, folder)
@@ -116,7 +120,7 @@ class ExerciseTool(Tool):
         run, path, app = self.run, self.path, self.app
 
         def work() -> None:
-            from tutor.lessons.exercise_check import check_file
+            from tutor.lessons.exercise_check import CheckResult, ExerciseError, check_file
 
             try:
                 result = check_file(run, path, started=self._child_started)
