@@ -60,9 +60,9 @@ class LessonProse(ScrollView, can_focus=True):
     def _draw(self) -> None:
         """Render the Markdown to lines at the current width (a column spare on the
         right, so text never touches the scrollbar)."""
-        width = max(1, self.scrollable_content_region.width - 1)
+        width = self.scrollable_content_region.width - 1
         self._width = self.scrollable_content_region.width
-        if not self.text:
+        if not self.text or width < 1:  # not laid out yet: drawn on its first resize
             self._lines = []
         else:
             console = self.app.console
@@ -74,7 +74,7 @@ class LessonProse(ScrollView, can_focus=True):
                 self._lines.pop()  # Rich ends with a blank line: no scrolling onto it
         height = len(self._lines)
         if height != self.virtual_size.height:  # a layout pass only when the length changes
-            self.virtual_size = Size(width, height)
+            self.virtual_size = Size(max(width, 0), height)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
