@@ -116,7 +116,9 @@ class LessonScreen(StepperScreen):
         return self._concealed[1]
 
     def after_step(self) -> None:
-        self._show_section()
+        # the step's numbers first, the prose in the frame after (~2 ms to fill in its
+        # numbers and render it; the tree likewise follows a moment later)
+        self.call_after_refresh(self._show_section)
         self._schedule_save()
         position = self.session.timeline.position
         if self.waiting_quizzes(position) and self._asked_at != position:
@@ -219,7 +221,9 @@ class LessonScreen(StepperScreen):
     # prose -----------------------------------------------------------------------------
     def _show_section(self) -> None:
         """The section for this step, its numbers filled in at this step (the Markdown
-        is rebuilt only when the text changes)."""
+        is rendered again only when the text changes)."""
+        if not self.is_attached:  # the lesson closed before the frame after its last step
+            return
         text = self._section_markdown(self.placements.section_of[self.session.timeline.position])
         if text != self._section_shown:
             self._section_shown = text
