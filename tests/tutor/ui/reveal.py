@@ -18,7 +18,8 @@ from tutor.lessons.live import format_value
 from tutor.lessons.templates import split_template
 from tutor.ui.widgets.lesson_prose import LessonProse
 from tutor.ui.widgets.op_card import OpCard
-from tutor.ui.widgets.tensor_view import TensorView
+from tutor.ui.widgets.panel_grid import PanelGrid
+from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.views.cells import cell_text
 
 NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?(?![\w.])")
@@ -31,8 +32,8 @@ def numbers(text: str) -> list[str]:
     return [m.group() for m in NUMBER.finditer(text)]
 
 
-def visible_panels(lesson) -> list[TensorView]:
-    return [p for p in lesson.query(TensorView) if p.display and p.slot is not None]
+def visible_panels(lesson) -> list[TensorPanel]:
+    return lesson.query_one(PanelGrid).shown
 
 
 def card_numbers(lesson) -> str:
@@ -98,7 +99,7 @@ def reveals(session, lesson, quiz_screen=None) -> list[str]:
     return found
 
 
-def patterns(panel: TensorView) -> list[frozenset]:
+def patterns(panel: TensorPanel) -> list[frozenset]:
     """What a panel's grid shows at a glance: where it is 0, negative, positive."""
     if panel.slot.concealed or panel.slot.value is None:
         return []

@@ -27,7 +27,8 @@ from tutor.ui.tools.nudge import NudgeTool
 from tutor.ui.widgets.lesson_prose import MORE, LessonProse
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.status_bar import StatusBar
-from tutor.ui.widgets.tensor_view import TensorView
+from tutor.ui.widgets.panel_grid import PanelGrid
+from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.views.session import Session
 
 from tests.tutor.ui.tools import quiz_ready, tool_text
@@ -60,7 +61,7 @@ def drive(screen_factory, script, size=(120, 40)):
 
 
 def labels(screen) -> list[str]:
-    return [str(w.border_title) for w in screen.query(TensorView) if w.display and w.slot]
+    return [str(w.border_title) for w in screen.query_one(PanelGrid).shown]
 
 
 def step_named(timeline, phase, name) -> int:
@@ -140,8 +141,8 @@ def test_cards_titles_and_worked_lines_use_the_runs_names(size):
         total = DL_DW_VIA_C + DL_DW_VIA_A
         assert f"∂L/∂w: {DL_DW_VIA_C:g} so far + {DL_DW_VIA_A:g} from here = {total:g}" in card
         assert "∂L/∂w · total so far" in labels(screen)
-        totals = [w for w in screen.query(TensorView) if w.display and w.slot
-                  and str(w.border_title) == "∂L/∂w · total so far"]
+        totals = [w for w in screen.query_one(PanelGrid).shown
+                  if str(w.border_title) == "∂L/∂w · total so far"]
         assert totals[0].value_cells()[0][1] == f"+{total:.1f}"
 
     drive(lambda: StepperScreen(Session(timeline, "chain rule")), script, size)
@@ -205,8 +206,10 @@ def test_clicking_a_scalar_panel_selects_it():
         screen = app.screen
         screen.go_to(0)
         await pilot.pause()
-        x_panel = next(w for w in screen.query(TensorView) if w.slot and w.slot.name == "x")
-        await pilot.click(x_panel, offset=(3, 1))
+        grid = screen.query_one(PanelGrid)
+        x_panel = next(w for w in grid.shown if w.slot.name == "x")
+        box = grid.box_of(x_panel)
+        await pilot.click(grid, offset=(box.x + 3, box.y + 1))
         await pilot.pause()
         assert screen.selection().slot.name == "x"
 
@@ -317,7 +320,7 @@ def test_q_proj_backward_in_explore_at_80x24_shows_rows_and_adds_up_with_numbers
         screen = app.screen
         screen.go_to(target)
         await pilot.pause()
-        panels = [w for w in screen.query(TensorView) if w.display and w.slot]
+        panels = [w for w in screen.query_one(PanelGrid).shown]
         assert panels and all(w.value_cells() for w in panels), [
             (str(w.border_title), w.text_lines()) for w in panels]
         card = screen.query_one(OpCard)
@@ -342,31 +345,20 @@ def test_short_vectors_are_never_elided_and_wide_panels_use_their_width(size):
     import numpy as np
 
     from tutor.views.step import PanelKey, Role, TensorSlot
-    from textual.app import App
 
     ids = np.array([3, 1, 4, 1, 5, 9, 2, 6])
     probs = np.full(12, 0.0005 / 11)
     probs[8] = 0.9995
     matrix = np.arange(32 * 4, dtype=float).reshape(4, 32) / 100
 
-    class Host(App):
-        CSS = "TensorView { width: 1fr; height: 8; border: round white; }"
+    width = size[0]  # a panel across the whole terminal: its box less border and margin
+    cells = []
+    for name, value in [("src", ids), ("probs", probs), ("scores", matrix)]:
+        panel = TensorPanel()
+        panel.show(TensorSlot(PanelKey(Role.OUTPUT), f"{name} · output", name, value))
+        cells.append(panel.value_cells(width - 3, 6))
 
-        def compose(self):
-            for i in range(3):
-                yield TensorView(id=f"v{i}")
-
-    async def go():
-        app = Host()
-        async with app.run_test(size=size) as pilot:
-            views = list(app.query(TensorView))
-            for view, (name, value) in zip(views, [("src", ids), ("probs", probs),
-                                                    ("scores", matrix)]):
-                view.show(TensorSlot(PanelKey(Role.OUTPUT), f"{name} · output", name, value))
-            await pilot.pause()
-            return [view.value_cells() for view in views], views[2].size.width
-
-    (ids_cells, prob_cells, matrix_cells), width = asyncio.run(go())
+    ids_cells, prob_cells, matrix_cells = cells
     assert [text for _, text in ids_cells] == [str(i) for i in ids]  # whole, in order
     assert len(prob_cells) == 12 and dict(prob_cells)[(8,)] == "+1.000"  # 0.9995 at 3 decimals
     columns = {index[1] for index, _ in matrix_cells}

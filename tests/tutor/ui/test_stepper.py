@@ -18,7 +18,7 @@ from tutor.ui.screens.stepper import StepperScreen
 from tutor.views.session import explore_session
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.status_bar import StatusBar
-from tutor.ui.widgets.tensor_view import TensorView
+from tutor.ui.widgets.panel_grid import PanelGrid
 
 
 def options(**kw):
@@ -33,8 +33,7 @@ def text_of(widget) -> str:
 
 def panel_texts(screen) -> dict[str, str]:
     return {code(w.slot.key): "\n".join(w.text_lines())
-            for w in screen.query(TensorView).results(TensorView)
-            if w.display and w.slot is not None}
+            for w in screen.query_one(PanelGrid).shown}
 
 
 def run(coro):

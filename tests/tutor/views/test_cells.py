@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import numpy as np
 import pytest
@@ -58,26 +57,14 @@ def test_level_is_signed_and_scaled():
 
 
 def test_panel_shows_nan_inf_exact_zero_and_elides():
-    from textual.app import App
-
-    from tutor.ui.widgets.tensor_view import TensorView
+    from tutor.ui.widgets.tensor_panel import TensorPanel
 
     values = np.arange(40 * 40, dtype=float).reshape(40, 40) / 100 - 8
     values[0, 0], values[0, 1], values[0, 2] = np.nan, -np.inf, 0.0
 
-    class Host(App):
-        def compose(self):
-            yield TensorView(id="v")
-
-    async def go():
-        app = Host()
-        async with app.run_test(size=(60, 14)) as pilot:
-            view = app.query_one(TensorView)
-            view.show(TensorSlot(key("out"), "output scores", "scores", values), (0, 0))
-            await pilot.pause()
-            return view.text_lines()
-
-    lines = asyncio.run(go())
+    view = TensorPanel()
+    view.show(TensorSlot(key("out"), "output scores", "scores", values), (0, 0))
+    lines = view.text_lines(60, 14)
     header, first = lines[0], lines[1]
     assert "…" in header and "39" in header
     assert "nan" in first and "-inf" in first and " 0 " in first + " "
@@ -86,28 +73,16 @@ def test_panel_shows_nan_inf_exact_zero_and_elides():
 
 
 def test_small_gradients_keep_three_digits_under_a_common_factor():
-    from textual.app import App
-
     from tutor.views.cells import common_exponent
-    from tutor.ui.widgets.tensor_view import TensorView
+    from tutor.ui.widgets.tensor_panel import TensorPanel
 
     assert common_exponent(0.5) == 0 and common_exponent(0.0031) == -3
     assert common_exponent(25_000.0) == 4 and common_exponent(0.0) == 0
     values = np.array([[-0.0011577, 0.00093], [0.0, 0.0042]])
 
-    class Host(App):
-        def compose(self):
-            yield TensorView(id="v")
-
-    async def go():
-        app = Host()
-        async with app.run_test(size=(60, 10)) as pilot:
-            view = app.query_one(TensorView)
-            view.show(TensorSlot(key("down0"), "downstream ∂L/∂x", "x", values), (0, 0))
-            await pilot.pause()
-            return view.text_lines(), str(view.border_subtitle)
-
-    lines, subtitle = asyncio.run(go())
+    view = TensorPanel()
+    view.show(TensorSlot(key("down0"), "downstream ∂L/∂x", "x", values), (0, 0))
+    lines, subtitle = view.text_lines(60, 10), view.border_subtitle
     assert "×1e-3" in subtitle
     assert "-1.158" in lines[1] and "+0.930" in lines[1]
     assert "+4.200" in lines[2] and " 0" in lines[2]
@@ -119,11 +94,9 @@ def test_a_gradient_that_is_zero_in_exact_arithmetic_shows_0_on_every_cpu():
     panel judges it against the step's numbers and shows 0 either way, with no ×1e-17."""
     from argparse import Namespace
 
-    from textual.app import App
-
     from tutor.views.session import explore_session
     from tutor.views.step import build_view
-    from tutor.ui.widgets.tensor_view import TensorView
+    from tutor.ui.widgets.tensor_panel import TensorPanel
 
     session = explore_session(Namespace(src=None, tgt=None, seed=0, config=None, weights=None,
                                         lr=0.1))
@@ -135,18 +108,11 @@ def test_a_gradient_that_is_zero_in_exact_arithmetic_shows_0_on_every_cpu():
     exact = TensorSlot(key("down2"), bias.label, bias.name, np.zeros_like(bias.value),
                        noise=bias.noise)
 
-    class Host(App):
-        def compose(self):
-            yield TensorView(id="v")
+    def go(slot):
+        panel = TensorPanel()
+        panel.show(slot, (0,))
+        return panel.text_lines(60, 10), panel.border_subtitle
 
-    async def go(slot):
-        app = Host()
-        async with app.run_test(size=(60, 10)) as pilot:
-            panel = app.query_one(TensorView)
-            panel.show(slot, (0,))
-            await pilot.pause()
-            return panel.text_lines(), str(panel.border_subtitle)
-
-    noisy_text, exact_text = asyncio.run(go(bias)), asyncio.run(go(exact))
+    noisy_text, exact_text = go(bias), go(exact)
     assert noisy_text == exact_text
     assert "e-1" not in " ".join(noisy_text[0]) and "×1e" not in noisy_text[1]

@@ -22,8 +22,9 @@ from tutor.ui.tools.nudge import NudgeTool
 from tutor.ui.tools.twin import TwinTool
 from tutor.ui.widgets.arch_map import ArchMap
 from tutor.ui.widgets.op_card import OpCard
+from tutor.ui.widgets.panel_grid import PanelGrid
+from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.ui.widgets.status_bar import StatusBar
-from tutor.ui.widgets.tensor_view import TensorView
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
 from tutor.views.secret import NOTHING, Concealment, WorkedLine, worked_text
@@ -88,7 +89,6 @@ class StepperScreen(Screen):
         self.session = session
         self.selected: tuple[PanelKey | None, tuple] = (None, ())
         self.view: StepView | None = None
-        self._panel_layout: tuple | None = None
         self._tree_timer = None
 
     # layout -------------------------------------------------------------------
@@ -98,9 +98,7 @@ class StepperScreen(Screen):
             yield TimelineTree(id="tree")
             with Vertical(id="center"):
                 yield OpCard(id="card")
-                with Vertical(id="panels"):
-                    for i in range(MAX_PANELS):
-                        yield TensorView(id=f"panel{i}", classes="panel")
+                yield PanelGrid(MAX_PANELS, id="panels")
                 with ToolArea(id="tools"):
                     for tool in TOOLS:
                         yield tool(self.session, id=tool.__name__).data_bind(StepperScreen.state)
@@ -117,7 +115,7 @@ class StepperScreen(Screen):
 
     def on_mount(self) -> None:
         # the widgets every step redraws, looked up once (a query walks the DOM)
-        self._panels = list(self.query(TensorView).results(TensorView))
+        self._grid = self.query_one(PanelGrid)
         self._card = self.query_one(OpCard)
         self._status = self.query_one(StatusBar)
         self._map = self.query_one(ArchMap)
@@ -167,25 +165,8 @@ class StepperScreen(Screen):
         self.selected = (key, index)
         count = min(len(view.slots), MAX_PANELS)
         columns = 1 if count <= 2 and not self.has_class("compact") else 2
-        layout = (columns, _grid_rows(view.slots[:count], columns))
-        if layout != self._panel_layout:  # restyling costs a layout pass: only on change
-            self._panel_layout = layout
-            panels = self.query_one("#panels")
-            panels.styles.grid_size_columns, panels.styles.grid_rows = layout
-        for i, panel in enumerate(self._panels):
-            if i < count:
-                slot = view.slots[i]
-                if not panel.display:
-                    panel.display = True
-                panel.show(slot, index)
-                if panel.has_class("selected") != (slot.key == key):
-                    panel.set_class(slot.key == key, "selected")
-                span = 2 if (columns == 2 and count % 2 and i == count - 1) else 1
-                if panel.styles.column_span != span:
-                    panel.styles.column_span = span
-            elif panel.display:
-                panel.display = False
-                panel.show(None)
+        self._grid.show(view.slots[:count], columns, _small_rows(view.slots[:count], columns),
+                        index, key)
         self._refresh_card()
         self._status.show(view, self.session.title, self.status_extra())
         self._map.show(timeline)
@@ -236,11 +217,8 @@ class StepperScreen(Screen):
         self._card.show(self.view, worked, self.card_sentence(), selection.index,
                         compact=self.has_class("compact"), conceal=conceal)
 
-    def _panel(self, key: PanelKey | None) -> TensorView | None:
-        for widget in self._panels:
-            if widget.slot is not None and widget.slot.key == key:
-                return widget
-        return None
+    def _panel(self, key: PanelKey | None) -> TensorPanel | None:
+        return self._grid.panel_for(key)
 
     # tools ------------------------------------------------------------------------
     def _tool(self, tool_id: str) -> Tool | None:
@@ -408,14 +386,12 @@ class StepperScreen(Screen):
         self.app.exit()
 
     # events -----------------------------------------------------------------------
-    @on(TensorView.CellSelected)
-    def _cell_selected(self, event: TensorView.CellSelected) -> None:
-        if event.view.slot is None:
+    @on(PanelGrid.CellSelected)
+    def _cell_selected(self, event: PanelGrid.CellSelected) -> None:
+        if event.panel.slot is None:
             return
-        self.selected = (event.view.slot.key, event.index)
-        for widget in self._panels:
-            if widget.has_class("selected") != (widget is event.view):
-                widget.set_class(widget is event.view, "selected")
+        self.selected = (event.panel.slot.key, event.index)
+        self._grid.select(event.panel.slot.key)
         self._refresh_card()
         self._publish_state()
 
@@ -424,11 +400,7 @@ class StepperScreen(Screen):
         self.go_to(event.position)
 
 
-def _grid_rows(slots, columns: int) -> str:
+def _small_rows(slots, columns: int) -> list[bool]:
     """Rows of vectors and numbers need 3–4 lines; rows holding a matrix share the rest."""
-    rows = []
-    for start in range(0, len(slots), columns):
-        row = slots[start:start + columns]
-        small = all(s.value is not None and s.value.ndim <= 1 for s in row)
-        rows.append("4" if small else "1fr")
-    return " ".join(rows) or "1fr"
+    return [all(s.value is not None and s.value.ndim <= 1 for s in slots[start:start + columns])
+            for start in range(0, len(slots), columns)] or [False]

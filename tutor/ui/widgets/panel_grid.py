@@ -1,0 +1,288 @@
+"""The tensor panels of a step, boxed in a grid, drawn by one widget.
+
+One widget rather than a widget per panel in a CSS grid: a step changes how many panels
+there are and how tall their rows are, and re-gridding widgets costs Textual a layout
+pass of the whole screen (about half the time of a key). Here the boxes are arithmetic
+(``boxes``), each panel's lines are built once per change (``TensorPanel``), and each
+row of the widget is one cached Strip.
+
+Tab moves between the panels (then on to the next widget), arrows move the cell, ``[``
+``]`` the slice of a 3-D or 4-D tensor, Esc leaves; a click picks a cell.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tutor.ui.widgets.tensor_panel import TensorPanel
+from tutor.views.step import TensorSlot
+
+SMALL_ROW = 4  # lines for a row of vectors and numbers
+MIN_ROW = 3
+ROUND = "╭╮╰╯─│"
+HEAVY = "┏┓┗┛━┃"
+
+
+class Box(NamedTuple):
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` cells in ``parts`` near-equal sizes, the larger ones last."""
+    base, extra = divmod(max(total, 0), parts)
+    return [base + (1 if k >= parts - extra else 0) for k in range(parts)]
+
+
+def boxes(width: int, height: int, count: int, columns: int, small_rows: list[bool]
+          ) -> list[Box]:
+    """Where each of ``count`` panels goes: ``columns`` across with a one-cell gutter,
+    rows of vectors and numbers ``SMALL_ROW`` tall, the other rows sharing the rest; an
+    odd last panel of two columns spans both."""
+    if count == 0 or width <= 0 or height <= 0:
+        return []
+    flexible = small_rows.count(False)
+    spare = height - SMALL_ROW * (len(small_rows) - flexible)
+    shares = iter(_split(spare, flexible)) if flexible else iter(())
+    heights = [SMALL_ROW if small else max(MIN_ROW, next(shares)) for small in small_rows]
+    widths = _split(width - (columns - 1), columns)
+    result, y = [], 0
+    for row, row_height in enumerate(heights):
+        x = 0
+        for column in range(columns):
+            index = row * columns + column
+            if index >= count:
+                break
+            w = widths[column]
+            if index == count - 1 and column == 0 and columns > 1:
+                w = width  # the odd one out spans the row
+            result.append(Box(x, y, w, row_height))
+            x += w + 1
+        y += row_height
+    return result
+
+
+class PanelGrid(Widget, can_focus=True):
+    """Up to six ``TensorPanel``s; the selected one's box is accented, the one with the
+    cursor (while the grid has focus) is drawn heavy."""
+
+    COMPONENT_CLASSES = {"panel-grid--border", "panel-grid--selected", "panel-grid--title",
+                         "panel-grid--subtitle"}
+    DEFAULT_CSS = """
+    PanelGrid { height: 1fr; }
+    PanelGrid > .panel-grid--border { color: $surface-lighten-2; }
+    PanelGrid > .panel-grid--selected { color: $accent; }
+    PanelGrid > .panel-grid--title { color: $foreground-muted; }
+    PanelGrid > .panel-grid--subtitle { color: $warning; }
+    """
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "cell up", show=False),
+        Binding("down", "move(1, 0)", "cell down", show=False),
+        Binding("left", "move(0, -1)", "cell left", show=False),
+        Binding("right", "move(0, 1)", "cell right", show=False),
+        Binding("left_square_bracket", "slice(-1)", "previous slice", show=False),
+        Binding("right_square_bracket", "slice(1)", "next slice", show=False),
+        Binding("tab", "cycle(1)", "next panel", show=False),
+        Binding("shift+tab", "cycle(-1)", "previous panel", show=False),
+        Binding("escape", "leave", "leave panel", show=False),
+    ]
+
+    class CellSelected(Message):
+        """The learner picked an element of ``panel``."""
+
+        def __init__(self, panel: TensorPanel, index: tuple) -> None:
+            super().__init__()
+            self.panel = panel
+            self.index = index
+
+    def __init__(self, count: int = 6, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.panels = [TensorPanel() for _ in range(count)]
+        self.count = 0
+        self.columns = 1
+        self.small_rows: list[bool] = []
+        self.selected: TensorPanel | None = None  # the panel the op card works through
+        self.active = 0  # the panel the arrows move in while the grid has focus
+        self._rows: list[Strip] | None = None
+        self._boxes: list[Box] = []
+
+    # what is shown ----------------------------------------------------------------------
+    @property
+    def shown(self) -> list[TensorPanel]:
+        return self.panels[:self.count]
+
+    def show(self, slots: list[TensorSlot], columns: int, small_rows: list[bool],
+             cursor: tuple, selected_key) -> None:
+        """Show ``slots`` (the cursor applies where it fits), ``selected_key``'s accented."""
+        self.count, self.columns, self.small_rows = len(slots), columns, small_rows
+        for k, panel in enumerate(self.panels):
+            panel.show(slots[k] if k < len(slots) else None, cursor)
+        self.active = min(self.active, max(self.count - 1, 0))
+        self.select(selected_key)
+
+    def panel_for(self, key) -> TensorPanel | None:
+        return next((p for p in self.shown if p.slot.key == key), None)
+
+    def select(self, key) -> None:
+        self.selected = self.panel_for(key)
+        self.refresh()
+
+    def box_of(self, panel: TensorPanel) -> Box | None:
+        """Where ``panel`` is drawn, in the widget's coordinates (for clicks in tests)."""
+        self._layout()
+        k = self.panels.index(panel)
+        return self._boxes[k] if k < len(self._boxes) else None
+
+    # keys -------------------------------------------------------------------------------
+    def _choose(self, panel: TensorPanel, index: tuple) -> None:
+        panel.set_cursor(index)
+        self.refresh()
+        self.post_message(self.CellSelected(panel, panel.cursor))
+
+    def action_move(self, drow: int, dcol: int) -> None:
+        panel = self._active_panel()
+        index = panel.moved(drow, dcol) if panel is not None else None
+        if index is not None:
+            self._choose(panel, index)
+
+    def action_slice(self, delta: int) -> None:
+        panel = self._active_panel()
+        index = panel.sliced(delta) if panel is not None else None
+        if index is not None:
+            self._choose(panel, index)
+
+    def action_cycle(self, delta: int) -> None:
+        """Tab: the next panel; past the last (or before the first), the next widget."""
+        k = self.active + delta
+        if 0 <= k < self.count:
+            self._activate(k)
+            return
+        target = self.screen.focus_next() if delta > 0 else self.screen.focus_previous()
+        if target is self or target is None:  # nothing else to go to: wrap around
+            self._activate(k % self.count if self.count else 0)
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+    def _active_panel(self) -> TensorPanel | None:
+        return self.panels[self.active] if self.active < self.count else None
+
+    def _activate(self, k: int) -> None:
+        self.active = k
+        panel = self._active_panel()
+        if panel is not None:
+            self._choose(panel, panel.cursor)
+
+    def on_focus(self) -> None:
+        """Tabbing in selects the first panel: its element is what the card works through
+        and what a tool acts on."""
+        self._activate(self.active if self._clicked else 0)
+        self._clicked = False
+
+    _clicked = False
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        self._layout()
+        for k, box in enumerate(self._boxes):
+            if box.x <= offset.x < box.x + box.width and box.y <= offset.y < box.y + box.height:
+                panel = self.panels[k]
+                index = panel.index_at(offset.x - box.x - 2, offset.y - box.y - 1)
+                if index is None:
+                    return
+                self.active, self._clicked = k, not self.has_focus
+                self._choose(panel, index)
+                self.focus()
+                return
+
+    # drawing ----------------------------------------------------------------------------
+    def refresh(self, *args, **kwargs):
+        self._rows = None
+        return super().refresh(*args, **kwargs)
+
+    def _layout(self) -> None:
+        width, height = self.size
+        self._boxes = boxes(width, height, self.count, self.columns, self.small_rows)
+
+    def render_line(self, y: int) -> Strip:
+        if self._rows is None or len(self._rows) != self.size.height:
+            self._rows = self._draw()
+        return self._rows[y] if y < len(self._rows) else Strip.blank(self.size.width)
+
+    def _draw(self) -> list[Strip]:
+        """Every row of the widget: the boxes side by side, gutters and gaps blank."""
+        width, height = self.size
+        base = self.rich_style
+        self._layout()
+        styles = {name: base + self.get_component_rich_style(f"panel-grid--{name}",
+                                                             partial=True)
+                  for name in ("border", "selected", "title", "subtitle")}
+        rows: list[list[Segment]] = [[] for _ in range(height)]
+        ends = [0] * height  # the cell each row has been drawn up to
+        for k, box in enumerate(self._boxes):
+            panel = self.panels[k]
+            focused = self.has_focus and k == self.active
+            for dy, line in enumerate(self._box_lines(panel, box, focused, base, styles)):
+                y = box.y + dy
+                if y >= height:
+                    break
+                if box.x > ends[y]:
+                    rows[y].append(Segment(" " * (box.x - ends[y]), base))
+                rows[y] += line
+                ends[y] = box.x + box.width
+        for y, row in enumerate(rows):
+            if ends[y] < width:
+                row.append(Segment(" " * (width - ends[y]), base))
+        return [Strip(row, width) if ends[y] <= width else Strip(row).crop(0, width)
+                for y, row in enumerate(rows)]
+
+    def _box_lines(self, panel: TensorPanel, box: Box, focused: bool, base: Style,
+                   styles: dict[str, Style]) -> list[list[Segment]]:
+        """A panel in its box: the title in the top edge, the subtitle in the bottom."""
+        w, h = box.width, box.height
+        if w < 4 or h < 2:
+            return []
+        edge = styles["selected"] if focused or panel is self.selected else styles["border"]
+        tl, tr, bl, br, across, side = HEAVY if focused else ROUND
+        inner_w, inner_h = w - 3, h - 2
+        content = panel.lines(inner_w, inner_h, focused, base)
+        left, right = Segment(side + " ", edge), Segment(side, edge)
+        blank = [Segment(" " * inner_w, base)]
+        lines = [_edge(tl, tr, across, panel.border_title, w, edge, styles["title"], False)]
+        for k in range(inner_h):
+            lines.append([left, *(content[k] if k < len(content) else blank), right])
+        lines.append(_edge(bl, br, across, panel.border_subtitle, w, edge,
+                           styles["subtitle"], True))
+        return lines
+
+
+def _edge(first: str, last: str, across: str, label: str, width: int, edge: Style,
+          label_style: Style, right: bool) -> list[Segment]:
+    """``╭─ label ───╮`` (or ``╰─── label ─╯``): the label cut to fit with an ellipsis."""
+    room = width - 6
+    if label and room >= 1:
+        if len(label) > room:
+            label = label[:room - 1] + "…"
+        fill = across * (width - 6 - len(label))
+        middle = ([Segment(across + fill + " ", edge), Segment(label, label_style),
+                   Segment(" " + across, edge)] if right else
+                  [Segment(across + " ", edge), Segment(label, label_style),
+                   Segment(" " + across + fill, edge)])
+    else:
+        middle = [Segment(across * (width - 2), edge)]
+    return [Segment(first, edge), *middle, Segment(last, edge)]
