@@ -51,6 +51,7 @@ class StepFinder(CommandPalette):
 
 SERVED_BY = "TUTOR_SERVED_BY"  # set by `tutor serve` for its tabs: the server's process id
 SERVER_CHECK = 1.0  # seconds between checks that the server of a browser tab still runs
+SWITCH_INTERVAL = 0.0001  # seconds: see run_app
 
 
 def process_alive(pid: int) -> bool:
@@ -138,7 +139,15 @@ def run_app(app: TutorApp) -> int:
         from tutor.ui.driver import prompt_exit
 
         app.driver_class = prompt_exit(app.driver_class)
-    app.run()
+    switch = sys.getswitchinterval()
+    # Textual writes each frame from a thread, and reads keys in another: with Python's
+    # 5 ms between thread switches, a frame written just before the main thread goes on
+    # working (a lesson's prose, the tree) reached the terminal up to 5 ms late
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        app.run()
+    finally:
+        sys.setswitchinterval(switch)
     if app.crash is None:
         return app.return_code or 0
     from tutor.storage.paths import data_dir

@@ -30,7 +30,7 @@ def update_static(widget, content: Content) -> None:
     A layout pass reflows and repaints much of the screen (20–30 ms in a real terminal);
     most steps change the text but not the height: a fixed height (CSS ``height: 12``)
     never changes, and an auto height only when the text's height changes below its
-    ``max-height``.
+    ``max-height`` (in cells, or as it was drawn when the cap is a percentage).
     """
     rule = widget.styles.height
     if rule is not None and not rule.is_auto:
@@ -43,4 +43,9 @@ def update_static(widget, content: Content) -> None:
         height = min(height, int(cap.value))
     previous = getattr(widget, "_content_height", None)
     widget._content_height = height
-    widget.update(content, layout=height is None or height != previous)
+    # a text taller than the widget at its cap (a max-height in %, say) is cut there:
+    # taller again, it stays as it is
+    shown = widget.content_size.height
+    clipped = (previous is not None and height is not None
+               and 0 < shown < previous and shown <= height)
+    widget.update(content, layout=not clipped and (height is None or height != previous))
