@@ -154,3 +154,4 @@ def test_a_long_title_is_cut_with_an_ellipsis_and_the_box_keeps_its_corners():
         assert len(top) == box.width
 
     drive(script, size=(80, 24))
+

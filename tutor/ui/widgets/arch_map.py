@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 from engine.timeline import ScopeNode, Timeline
 
-from tutor.ui.widgets.parts import Parts, update_static
 
 LABELS = {
     "src_embed": "source: embed ×√d + pos",
@@ -29,6 +32,10 @@ LABELS = {
     "add_position": "+ positional encoding",
     "attn": "attention",
 }
+HEADER = {"forward": (("data flows ↓ (forward)", "cyan"),),
+          "backward": (("gradients flow ↑ (backward)", "magenta"),),
+          "update": (("weights step against ∂L/∂w", "green"),)}
+MORE = (("  ⋮", "dim"),)
 UPDATE_ALIASES = {"norm1": "add_norm1", "norm2": "add_norm2", "norm3": "add_norm3",
                   "linear1": "ff", "linear2": "ff"}
 
@@ -46,8 +53,24 @@ def label_for(path: tuple[str, ...], op: str = "") -> str:
     return LABELS.get(last, last.replace("_", " "))
 
 
-class ArchMap(Static):
-    """Blocks of the forward pass, top to bottom; the cursor's block marked ▶."""
+class ArchMap(Widget):
+    """Blocks of the forward pass, top to bottom; the cursor's block marked ▶.
+
+    Drawn line by line with a cached strip per line: a step that moves the marker
+    redraws two lines. Taller than its box (a lesson caps it at 40%), it shows the
+    window of rows around the marker, ``⋮`` where rows are left out above or below."""
+
+    DEFAULT_CSS = "ArchMap { height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plain = ""
+        self._lines: list[tuple] = []  # per line: ((text, style), ...)
+        self._marked = 0  # the line with the marker
+        self._window: tuple | None = None  # (size, the lines shown in it)
+        self._strips: dict[tuple, Strip] = {}
+        self._styles: dict[str, Style] = {}
+        self._start = 1  # the first line under the header, when they do not all fit
 
     def build(self, timeline: Timeline) -> None:
         tree = timeline.scope_tree()
@@ -63,25 +86,43 @@ class ArchMap(Static):
         step = timeline.step
         where = tuple(UPDATE_ALIASES.get(p, p) for p in step.path[1:])
         phase = step.phase
-        text = Parts()
-        if phase == "forward":
-            text.add("data flows ↓ (forward)\n", "cyan")
-        elif phase == "backward":
-            text.add("gradients flow ↑ (backward)\n", "magenta")
-        else:
-            text.add("weights step against ∂L/∂w\n", "green")
+        lines: list[tuple] = [HEADER[phase]]
         arrow = "↓" if phase == "forward" else "↑"
         rows = self.rows(where)
-        for i, (indent, label, marked) in enumerate(rows):
-            text.add(("▶ " if marked else "  ") + "  " * indent, "yellow")
-            style = "bold black on yellow" if marked else ("bold" if indent == 0 else "")
-            text.add(label, style)
+        marked = 0
+        for i, (indent, label, here) in enumerate(rows):
+            if here:
+                marked = len(lines)
+            style = "bold black on yellow" if here else ("bold" if indent == 0 else "")
+            lines.append(((("▶ " if here else "  ") + "  " * indent, "yellow"), (label, style)))
             if indent == 0 and i + 1 < len(rows) and rows[i + 1][0] == 0:
-                text.add(f"\n  {arrow}", "dim")
-            text.add("\n")
-        if text.plain != getattr(self, "plain", None):
-            self.plain = text.plain
-            update_static(self, text.content())
+                lines.append(((f"  {arrow}", "dim"),))
+        if lines == self._lines:
+            return
+        width, shown = self.content_size
+        before, drawn = len(self._lines), self._drawn()
+        self._lines, self._marked, self._window = lines, marked, None
+        self.plain = "\n".join("".join(text for text, _ in line) for line in lines) + "\n"
+        # a new height needs a layout pass, unless the map is cut at its cap and still is
+        clipped = 0 < shown < before and shown <= len(lines)
+        if len(lines) != before and not clipped:
+            self.refresh(layout=True)
+            return
+        now = self._drawn()  # the same height: repaint the lines that changed
+        changed = [y for y in range(len(now)) if y >= len(drawn) or now[y] != drawn[y]]
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def _drawn(self) -> list[tuple]:
+        """What each row of the box shows."""
+        width, height = self.content_size
+        if self._window is None or self._window[0] != (width, height):
+            self._window = ((width, height), [self._lines[k] if k is not None else MORE
+                                              for k in self._shown_lines(height)])
+        return self._window[1]
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines)
 
     def rows(self, where: tuple) -> list[tuple[int, str, bool]]:
         """(indent, label, is it the cursor's block) per line of the map; ``where`` is the
@@ -120,3 +161,51 @@ class ArchMap(Static):
             for child in node.children:
                 if self._is_block(child) or (indent == 0 and not self._own):
                     self._rows(child, indent + 1, where, rows)
+
+    # drawing --------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles.clear()
+
+    def _shown_lines(self, height: int) -> list[int | None]:
+        """The lines that fit in ``height`` rows, around the marker (None: ``⋮``)."""
+        total = len(self._lines)
+        if total <= height:
+            return list(range(total))
+        if height < 3:
+            return list(range(height))
+        room = height - 1  # under the header
+        marked = self._marked
+        start = min(max(1, self._start), total - room)  # it moves only to keep the marker
+        first = start + (start > 1)  # the first and last lines not given to ⋮
+        last = start + room - 1 - (start + room < total)
+        if marked and not first <= marked <= last:
+            start = min(max(1, marked - room // 2), total - room)
+        self._start = start
+        shown: list[int | None] = [0, *range(start, start + room)]
+        if start > 1:
+            shown[1] = None
+        if start + room < total:
+            shown[-1] = None
+        return shown
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        base = self.rich_style
+        drawn = self._drawn()
+        if not 0 <= y < len(drawn) or width <= 0:
+            return Strip.blank(max(width, 0), base)
+        line = drawn[y]
+        key = (line, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = [Segment(text, base + self._style(style)) for text, style in line]
+            strip = self._strips[key] = Strip(segments).adjust_cell_length(width, base)
+        return strip
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = Style.parse(name) if name else Style()
+        return style
