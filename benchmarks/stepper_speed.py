@@ -16,8 +16,9 @@ Prints, beside the bare app:
   screen shows the step it ends on. Target ≤ 50 ms.
 - launch → first full frame: `tutor explore` (target ≤ 1.5× bare), `tutor` (the lesson
   list, ≤ 1.3×), and whether torch was imported by then (it must not be).
-- `q` → process exit, in each state: the lesson list, explore, explore while `X` checks
-  every step in torch, and the training view while it trains. Target ≤ 100 ms.
+- `q` → process exit, in each state: the lesson list, explore, explore while `X` loads
+  torch (0.3 s after it) and while it checks every step (1.5 s after), and the training
+  view while it trains. Target ≤ 100 ms.
 
 No assertions: it prints figures for the notes and for spotting regressions.
 """
@@ -212,6 +213,7 @@ def quits(count: int, env) -> None:
     states = (("bare Textual app", BARE, stepper, b"", 0.0),
               ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
               ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
+              ("explore, X loading torch", TUTOR + ["explore"], stepper, b"X", 0.3),
               ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
               ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],
                lambda text: "loss" in text, b"", 1.5))
