@@ -155,3 +155,22 @@ def test_a_long_title_is_cut_with_an_ellipsis_and_the_box_keeps_its_corners():
 
     drive(script, size=(80, 24))
 
+
+
+def test_a_resize_redraws_the_boxes_at_the_new_width():
+    async def script(pilot, screen, timeline):
+        timeline.jump_to_name("encoder.layers.0.self_attn.q_proj")
+        screen.refresh_step()
+        await pilot.pause()
+        grid = screen.query_one(PanelGrid)
+        for size in [(132, 40), (121, 40)]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            top = rows_of(grid)[0]
+            width = grid.size.width
+            assert len(top) == width
+            assert top[0] == "╭" and top[width - 1] == "╮"  # the right box ends at the edge
+            left = grid.box_of(grid.shown[0])
+            assert top[left.width - 1] == "╮" and top[left.width] == " "  # then the gutter
+
+    drive(script)

@@ -113,7 +113,8 @@ class PanelGrid(Widget, can_focus=True):
         self.small_rows: list[bool] = []
         self.selected: TensorPanel | None = None  # the panel the op card works through
         self.active = 0  # the panel the arrows move in while the grid has focus
-        self._rows: list[Strip] | None = None
+        self._rows: list[Strip] | None = None  # each row of the widget, as last drawn
+        self._rows_size = None
         self._boxes: list[Box] = []
 
     # what is shown ----------------------------------------------------------------------
@@ -219,9 +220,13 @@ class PanelGrid(Widget, can_focus=True):
         width, height = self.size
         self._boxes = boxes(width, height, self.count, self.columns, self.small_rows)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rows = None  # a new theme: new border colours
+
     def render_line(self, y: int) -> Strip:
-        if self._rows is None or len(self._rows) != self.size.height:
-            self._rows = self._draw()
+        if self._rows is None or self._rows_size != self.size:
+            self._rows, self._rows_size = self._draw(), self.size
         return self._rows[y] if y < len(self._rows) else Strip.blank(self.size.width)
 
     def _draw(self) -> list[Strip]:
