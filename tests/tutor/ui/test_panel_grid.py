@@ -13,6 +13,7 @@ from argparse import Namespace
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from textual import events
 
 from tutor.ui.app import TutorApp
 from tutor.ui.screens.stepper import StepperScreen
@@ -172,5 +173,29 @@ def test_a_resize_redraws_the_boxes_at_the_new_width():
             assert top[0] == "╭" and top[width - 1] == "╮"  # the right box ends at the edge
             left = grid.box_of(grid.shown[0])
             assert top[left.width - 1] == "╮" and top[left.width] == " "  # then the gutter
+
+    drive(script)
+
+
+def test_keys_typed_fast_after_tab_act_on_the_panel_they_chose():
+    async def script(pilot, screen, timeline):
+        timeline.jump_to_name("encoder.layers.0.self_attn.q_proj")
+        screen.refresh_step()
+        await pilot.pause()
+        grid = screen.query_one(PanelGrid)
+        for _ in range(2):  # the second time, after Esc left the grid on another panel
+            for key, character in [("tab", "\t"), ("tab", "\t"), ("down", None)]:
+                pilot.app.post_message(events.Key(key, character))  # as a terminal sends
+            await pilot.pause()  # them: queued together, ahead of the focus event
+            shown = grid.shown
+            assert grid.active == 1 and screen.selection().slot is shown[1].slot
+            assert screen.selection().index == (1, 0)
+            box = grid.box_of(shown[1])
+            rows = rows_of(grid)
+            assert rows[box.y][box.x] == "┏"  # the heavy box is where the cursor is
+            first = grid.box_of(shown[0])
+            assert rows[first.y][first.x] == "╭"
+            await pilot.press("up", "tab", "escape")
+            await pilot.pause()
 
     drive(script)

@@ -113,6 +113,7 @@ class PanelGrid(Widget, can_focus=True):
         self.small_rows: list[bool] = []
         self.selected: TensorPanel | None = None  # the panel the op card works through
         self.active = 0  # the panel the arrows move in while the grid has focus
+        self._chosen = False  # has a key or a click chosen a panel since the grid got focus
         self._rows: list[Strip] | None = None  # each row of the widget, as last drawn
         self._rows_size = None
         self._boxes: list[Box] = []
@@ -146,6 +147,7 @@ class PanelGrid(Widget, can_focus=True):
 
     # keys -------------------------------------------------------------------------------
     def _choose(self, panel: TensorPanel, index: tuple) -> None:
+        self._chosen = True  # while the grid has focus
         panel.set_cursor(index)
         self.refresh()
         self.post_message(self.CellSelected(panel, panel.cursor))
@@ -186,13 +188,13 @@ class PanelGrid(Widget, can_focus=True):
 
     def on_focus(self) -> None:
         """Tabbing in selects the first panel: its element is what the card works through
-        and what a tool acts on."""
-        self._activate(self.active if self._clicked else 0)
-        self._clicked = False
-
-    _clicked = False
+        and what a tool acts on. (Keys typed ahead of this event, a second Tab say, or the
+        click that focused the grid, have chosen already.)"""
+        if not self._chosen:
+            self._activate(0)
 
     def on_blur(self) -> None:
+        self.active, self._chosen = 0, False  # the next Tab in starts at the first panel
         self.refresh()
 
     def on_click(self, event: events.Click) -> None:
@@ -206,7 +208,7 @@ class PanelGrid(Widget, can_focus=True):
                 index = panel.index_at(offset.x - box.x - 2, offset.y - box.y - 1)
                 if index is None:
                     return
-                self.active, self._clicked = k, not self.has_focus
+                self.active = k
                 self._choose(panel, index)
                 self.focus()
                 return
