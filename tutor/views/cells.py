@@ -51,8 +51,8 @@ def visible(n: int, capacity: int, cursor: int) -> list[int | None]:
     """Indices to show for an axis of length ``n`` in ``capacity`` slots (None = "…").
 
     numpy style: the first and last few with an ellipsis between; if the cursor is in
-    the hidden middle, it is shown between two ellipses so the selected element is
-    always on screen.
+    the hidden middle, the head (or tail) grows to reach it when it can, else it is
+    shown between two ellipses, so the selected element is always on screen.
     """
     capacity = max(capacity, 1)
     if n <= capacity:
@@ -63,6 +63,10 @@ def visible(n: int, capacity: int, cursor: int) -> list[int | None]:
     tail = capacity - 1 - head
     if cursor < head or cursor >= n - tail:
         return list(range(head)) + [None] + list(range(n - tail, n))
+    if cursor < capacity - 2:  # the head reaches the cursor: one ellipsis, not two
+        return list(range(cursor + 1)) + [None] + list(range(n - capacity + 2 + cursor, n))
+    if cursor >= n - capacity + 2:  # so does the tail
+        return list(range(capacity - 1 - (n - cursor))) + [None] + list(range(cursor, n))
     if capacity < 5:
         return [None, cursor, None][: capacity]
     head = (capacity - 3) // 2

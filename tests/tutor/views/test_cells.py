@@ -43,11 +43,21 @@ def test_visible_keeps_the_cursor_on_screen_within_capacity(n, capacity, data):
         assert shown == list(range(n))
     else:
         assert None in shown or len(shown) == 1  # an ellipsis marks what is hidden
+    for before, item, after in zip([-1] + shown, shown, shown[1:] + [n]):
+        if item is None:  # an ellipsis hides something, and never sits beside another
+            assert before is not None and after is not None or capacity < 5
+            low = before if before is not None else -1
+            assert (after if after is not None else n) - low >= 2
+    if 3 <= capacity < n and (cursor < capacity - 2 or cursor >= n - capacity + 2):
+        assert shown.count(None) == 1 and len(shown) == capacity  # near an end: one "…"
 
 
 def test_numpy_style_head_and_tail():
     assert visible(32, 7, 0) == [0, 1, 2, None, 29, 30, 31]
     assert visible(32, 7, 15) == [0, 1, None, 15, None, 30, 31]
+    assert visible(32, 7, 3) == [0, 1, 2, 3, None, 30, 31]  # the head grows to the cursor
+    assert visible(32, 7, 28) == [0, 1, None, 28, 29, 30, 31]
+    assert visible(32, 4, 1) == [0, 1, None, 31]  # not "… 1 …" in a short panel
 
 
 def test_level_is_signed_and_scaled():
