@@ -199,3 +199,21 @@ def test_keys_typed_fast_after_tab_act_on_the_panel_they_chose():
             await pilot.pause()
 
     drive(script)
+
+
+def test_shift_tab_into_the_grid_lands_on_the_last_panel():
+    async def script(pilot, screen, timeline):
+        timeline.jump_to_name("encoder.layers.0.self_attn.q_proj")
+        screen.refresh_step()
+        await pilot.pause()
+        grid = screen.query_one(PanelGrid)
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert screen.focused is grid and screen.selection().slot is grid.shown[-1].slot
+        box = grid.box_of(grid.shown[-1])
+        assert rows_of(grid)[box.y][box.x] == "┏"
+        await pilot.press("escape", "tab")
+        await pilot.pause()
+        assert screen.selection().slot is grid.shown[0].slot  # and Tab on the first
+
+    drive(script)

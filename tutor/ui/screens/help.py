@@ -58,6 +58,9 @@ LONG = {
 }
 
 
+TABLED_BELOW = {"focus_back"}  # Shift+Tab: in the Tab / Shift+Tab row
+
+
 def key_name(key: str) -> str:
     """A key as the learner types it: ``+`` not ``plus``, ``<`` not ``less_than_sign``."""
     return ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
@@ -95,6 +98,8 @@ class HelpScreen(ModalScreen):
         table.add_column("what it does")
         rows: dict[str, list] = {}
         for binding in self.under.BINDINGS:
+            if binding.action in TABLED_BELOW:
+                continue
             row = rows.setdefault(binding.action, [[], binding])
             row[0].append(key_name(binding.key))
         for keys, binding in rows.values():

@@ -76,6 +76,7 @@ class StepperScreen(Screen):
         Binding("m", "note", "note", show=False),
         Binding("t", "toggle_tree", "tree", show=False),
         Binding("a", "toggle_map", "map", show=False),
+        Binding("shift+tab", "focus_back", "previous panel", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ] + tool_bindings(TOOLS)
@@ -370,6 +371,11 @@ class StepperScreen(Screen):
 
     def note_sentence(self) -> str:
         return self.view.sentence if self.view else ""
+
+    def action_focus_back(self) -> None:
+        """Shift+Tab into the panels lands on the last one, as Tab lands on the first."""
+        if self.focus_previous() is self._grid:
+            self._grid.enter_at_end()
 
     def action_toggle_tree(self) -> None:
         self.toggle_class("show-tree")

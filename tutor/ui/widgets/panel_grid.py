@@ -174,6 +174,11 @@ class PanelGrid(Widget, can_focus=True):
         if target is self or target is None:  # nothing else to go to: wrap around
             self._activate(k % self.count if self.count else 0)
 
+    def enter_at_end(self) -> None:
+        """Focus came in backwards (Shift+Tab): the last panel."""
+        if self.count:
+            self._activate(self.count - 1)
+
     def action_leave(self) -> None:
         self.screen.set_focus(None)
 
