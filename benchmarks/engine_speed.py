@@ -20,10 +20,12 @@ d_ff 64, 2 + 2 layers, B 1, S = T = 8) and ≤ 1.5× at the bigger scale (d_mode
 
 Engine and torch runs are interleaved (engine, torch, engine, …) so that load from
 other processes falls on both alike; the previous trace is dropped before the next
-run, as the app holds one trace at a time. ``engine.memory.reuse_freed_memory()``
-is called first (it is what the app does); two fresh child processes then time the
-engine alone with it on and with it off, to show what it buys. Times vary with the
-machine and its load: read the ratios, not the milliseconds.
+run, as the app holds one trace at a time. The engine runs as a library would: the
+process-wide allocator setting ``engine.memory.reuse_freed_memory()`` is left off, and
+the engine's own ``BufferPool`` (``engine.buffers``) reuses the big arrays. Two fresh
+child processes then time the engine alone with that setting on and off, to show it
+is no longer needed. Times vary with the machine and its load: read the ratios, not
+the milliseconds.
 """
 
 from __future__ import annotations
@@ -205,14 +207,14 @@ def main() -> None:
         print(json.dumps(engine_only(repeats_scale)))
         return
 
-    reused = reuse_freed_memory()
     from engine.pytorch import import_torch
     from engine.pytorch.twin import TorchTwin
 
     torch = import_torch()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"engine.memory.reuse_freed_memory(): {'on' if reused else 'not available'}")
+    print("engine.memory.reuse_freed_memory(): off (the engine as a library; "
+          "engine.buffers reuses its big arrays)")
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads), {os.cpu_count()} CPUs; engine and torch runs interleaved")
     load = os.getloadavg()[0]
@@ -254,7 +256,8 @@ def main() -> None:
 
     children = {reuse: engine_child(reuse, args) for reuse in ("on", "off")}
     if all(isinstance(c, dict) for c in children.values()):
-        print("the engine alone in two fresh processes (no torch loaded), memory reuse on / off:")
+        print("the engine alone in two fresh processes (no torch loaded), "
+              "reuse_freed_memory() on / off:")
         for name in children["on"]:
             (on, on90), (off, off90) = children["on"][name], children["off"][name]
             print(f"  {name:<7} on: median {on:8.2f} ms, p90 {on90:8.2f} ms   off: median "

@@ -6,6 +6,10 @@ to the operating system when a run is dropped, and the next run pays a page faul
 for every 4 KiB it touches again — on a virtual machine that can double the time
 of a forward + backward pass. Raising the mmap and trim thresholds keeps freed
 blocks in the process for the next run. Harmless where glibc is absent.
+
+The engine no longer needs it for its own big arrays (``engine.buffers`` reuses them
+without touching the process); the ``tutor`` commands still call it for what the pool
+does not cover — decoding, the optimiser's state, the many mid-sized arrays of training.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.config import ModelConfig, check_tokens
+from engine.buffers import BufferPool
 from engine.lean import LeanTape
 from engine.tape import Tape, Tensor
 
@@ -82,6 +83,7 @@ class Transformer:
         self.config = config
         self.seed = seed
         self.pe = positional_encoding(config.max_len, config.d_model)
+        self.buffers = BufferPool()  # big arrays reused from one run to the next
         self.params = self._check_params(params) if params is not None else self._init(seed)
 
     # weights --------------------------------------------------------------
@@ -243,10 +245,11 @@ class Transformer:
         src, tgt_in, tgt_out = self.check_inputs(src, tgt_in, tgt_out)
         tape = Tape()
         P = self.bind(tape)
-        logits = self.forward(tape, P, src, tgt_in)
-        loss = tape.cross_entropy(logits, tape.input("tgt_out", tgt_out, requires_grad=False),
-                                  "loss")
-        tape.backward(loss)
+        with self.buffers.active():
+            logits = self.forward(tape, P, src, tgt_in)
+            loss = tape.cross_entropy(logits, tape.input("tgt_out", tgt_out,
+                                                         requires_grad=False), "loss")
+            tape.backward(loss)
         grads = {name: t.grad for name, t in P.items()}
         return Run(tape, float(loss.value), logits.value, grads, P, src, tgt_in, tgt_out)
 
@@ -254,13 +257,15 @@ class Transformer:
         """The loss alone (forward only): what a nudge re-measures."""
         src, tgt_in, tgt_out = self.check_inputs(src, tgt_in, tgt_out)
         tape = Tape()
-        logits = self.forward(tape, self.bind(tape), src, tgt_in)
-        return float(tape.cross_entropy(logits, tgt_out, "loss").value)
+        with self.buffers.active():
+            logits = self.forward(tape, self.bind(tape), src, tgt_in)
+            return float(tape.cross_entropy(logits, tgt_out, "loss").value)
 
     def logits(self, src, tgt_in) -> np.ndarray:
         src, tgt_in, _ = self.check_inputs(src, tgt_in)
         tape = Tape()
-        return self.forward(tape, self.bind(tape), src, tgt_in).value
+        with self.buffers.active():
+            return self.forward(tape, self.bind(tape), src, tgt_in).value
 
     # decoding ----------------------------------------------------------------
     def generate(self, src, start_token: int, steps: int, temperature: float | None = None,

@@ -18,6 +18,7 @@ from numbers import Number
 
 import numpy as np
 
+from engine.buffers import pooled
 from engine.ops import (Add, Argmax, CrossEntropy, Divide, Embedding, Exp, LayerNorm, Linear, Log,
                   MaskedFill, MatMul, Mean, MergeHeads, Multiply, Negate, Power, Relu, Reshape,
                   Scale, Softmax, SplitHeads, Subtract, Sum, Tanh, Transpose)
@@ -391,7 +392,7 @@ def backpropagate(calls, y: Tensor, seed: np.ndarray, record=None,
                 continue
             dx = np.asarray(dx)
             before = grads.get(x.id)
-            after = dx if before is None else before + dx
+            after = dx if before is None else pooled(np.add, before, dx)
             grads[x.id] = after
             if record is not None:
                 contributions.append(Contribution(i, x, dx, before, after))

@@ -42,9 +42,11 @@ def loss_and_grads(model: Transformer, src, tgt_in, tgt_out) -> tuple[float, dic
     src, tgt_in, tgt_out = model.check_inputs(src, tgt_in, tgt_out)
     tape = LeanTape()
     params = model.bind(tape)
-    logits = model.forward(tape, params, src, tgt_in)
-    loss = tape.cross_entropy(logits, tape.input("tgt_out", tgt_out, requires_grad=False), "loss")
-    grads = tape.backward(loss)
+    with model.buffers.active():
+        logits = model.forward(tape, params, src, tgt_in)
+        loss = tape.cross_entropy(logits, tape.input("tgt_out", tgt_out, requires_grad=False),
+                                  "loss")
+        grads = tape.backward(loss)
     return float(loss.value), {name: grads[t.id] if t.id in grads else np.zeros_like(t.value)
                                for name, t in params.items()}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.buffers import pooled
 from engine.ops.base import Op, Worked, elementwise_worked, fmt, idx, paren, unbroadcast
 
 
@@ -18,7 +19,7 @@ class Add(Op):
 
     @staticmethod
     def forward(a, b):
-        return a + b, (a.shape, b.shape)
+        return pooled(np.add, a, b), (a.shape, b.shape)
 
     @staticmethod
     def backward(g, saved):
@@ -51,7 +52,7 @@ class Subtract(Op):
 
     @staticmethod
     def forward(a, b):
-        return a - b, (a.shape, b.shape)
+        return pooled(np.subtract, a, b), (a.shape, b.shape)
 
     @staticmethod
     def backward(g, saved):
@@ -85,12 +86,13 @@ class Multiply(Op):
 
     @staticmethod
     def forward(a, b):
-        return a * b, (a, b)
+        return pooled(np.multiply, a, b), (a, b)
 
     @staticmethod
     def backward(g, saved):
         a, b = saved
-        return unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)
+        return (unbroadcast(pooled(np.multiply, g, b), a.shape),
+                unbroadcast(pooled(np.multiply, g, a), b.shape))
 
     @staticmethod
     def torch_forward(torch, a, b):
@@ -213,11 +215,11 @@ class Scale(Op):
 
     @staticmethod
     def forward(x, c):
-        return x * c, c
+        return pooled(np.multiply, x, c), c
 
     @staticmethod
     def backward(g, c):
-        return (g * c,)
+        return (pooled(np.multiply, g, c),)
 
     @staticmethod
     def torch_forward(torch, x, c):
@@ -345,11 +347,11 @@ class Relu(_Unary):
 
     @staticmethod
     def forward(x):
-        return np.maximum(x, 0.0), x
+        return pooled(np.maximum, x, 0.0), x
 
     @staticmethod
     def backward(g, x):
-        return (g * (x > 0),)
+        return (pooled(np.multiply, g, x > 0),)
 
     @staticmethod
     def local(x, y):

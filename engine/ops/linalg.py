@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.buffers import matmul
 from engine.ops.base import Op, Worked, fmt, idx, paren, sum_terms, unbroadcast
 
 
@@ -18,7 +19,7 @@ class MatMul(Op):
 
     @staticmethod
     def forward(a, b):
-        return a @ b, (a, b)
+        return matmul(a, b), (a, b)
 
     @staticmethod
     def backward(g, saved):
@@ -30,8 +31,8 @@ class MatMul(Op):
             g2 = np.expand_dims(g2, -2)
         if b.ndim == 1:
             g2 = np.expand_dims(g2, -1)
-        ga = g2 @ np.swapaxes(b2, -1, -2)
-        gb = np.swapaxes(a2, -1, -2) @ g2
+        ga = matmul(g2, np.swapaxes(b2, -1, -2))
+        gb = matmul(np.swapaxes(a2, -1, -2), g2)
         if a.ndim == 1:
             ga = ga[..., 0, :]
         if b.ndim == 1:
@@ -86,7 +87,7 @@ class Linear(Op):
     def forward(x, w, b):
         # one 2-D product over all positions is faster than a stack of small ones
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ w.T
+        y = matmul(x2, w.T)
         y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],)), (x2, w)
 
@@ -94,8 +95,8 @@ class Linear(Op):
     def backward(g, saved):
         x2, w = saved
         g2 = g.reshape(-1, g.shape[-1])
-        dx = (g2 @ w).reshape(g.shape[:-1] + (w.shape[1],))
-        return dx, g2.T @ x2, g2.sum(axis=0)
+        dx = matmul(g2, w).reshape(g.shape[:-1] + (w.shape[1],))
+        return dx, matmul(g2.T, x2), g2.sum(axis=0)
 
     @staticmethod
     def torch_forward(torch, x, w, b):
@@ -204,3 +205,4 @@ class Mean(Op):
         up = _expand(g, x.shape, attrs.get("axis"), attrs.get("keepdims", False))
         return Worked(f"∂L/∂x{idx(index)}", "upstream × 1/n", f"{paren(up[index])} × 1/{n}",
                       float(grad[index]))
+

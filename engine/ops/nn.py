@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.buffers import pooled
 from engine.ops.base import Op, Worked, fmt, idx, paren, sum_terms
 
 
@@ -18,12 +19,12 @@ class Softmax(Op):
     @staticmethod
     def forward(x):
         shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-        p = shifted / shifted.sum(axis=-1, keepdims=True)
+        p = pooled(np.divide, shifted, shifted.sum(axis=-1, keepdims=True))
         return p, p
 
     @staticmethod
     def backward(g, p):
-        return (p * (g - (g * p).sum(axis=-1, keepdims=True)),)
+        return (pooled(np.multiply, p, g - (g * p).sum(axis=-1, keepdims=True)),)
 
     @staticmethod
     def torch_forward(torch, x):
@@ -60,11 +61,11 @@ class LayerNorm(Op):
     @staticmethod
     def forward(x, gamma, beta, eps=1e-5):
         d = x.shape[-1]
-        xhat = x - x.mean(axis=-1, keepdims=True)
+        xhat = pooled(np.subtract, x, x.mean(axis=-1, keepdims=True))
         var = np.einsum("...i,...i->...", xhat, xhat)[..., None] / d
         inv_std = 1.0 / np.sqrt(var + eps)
         xhat *= inv_std
-        y = xhat * gamma
+        y = pooled(np.multiply, xhat, gamma)
         y += beta
         return y, (xhat, inv_std, gamma)
 
@@ -72,7 +73,7 @@ class LayerNorm(Op):
     def backward(g, saved):
         xhat, inv_std, gamma = saved
         d = g.shape[-1]
-        gh = g * gamma
+        gh = pooled(np.multiply, g, gamma)
         mean_gh = gh.mean(axis=-1, keepdims=True)
         mean_gh_xhat = np.einsum("...i,...i->...", gh, xhat)[..., None] / d
         dx = gh

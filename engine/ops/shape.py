@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.buffers import copy
 from engine.ops.base import Op, Worked, idx, paren
 
 
@@ -86,7 +87,7 @@ class SplitHeads(_Move):
     @staticmethod
     def backward(g, saved):
         b, h, t, dk = g.shape
-        return (g.transpose(0, 2, 1, 3).reshape(b, t, h * dk),)
+        return (copy(g.transpose(0, 2, 1, 3)).reshape(b, t, h * dk),)
 
     @staticmethod
     def torch_forward(torch, x, heads):
@@ -103,7 +104,7 @@ class MergeHeads(_Move):
     @staticmethod
     def forward(x):
         b, h, t, dk = x.shape
-        return x.transpose(0, 2, 1, 3).reshape(b, t, h * dk), h
+        return copy(x.transpose(0, 2, 1, 3)).reshape(b, t, h * dk), h
 
     @staticmethod
     def backward(g, heads):
