@@ -16,9 +16,10 @@ def open_home(args) -> int:
 
     from tutor.ui.app import TutorApp, run_app
     from tutor.lessons.catalog import load_lessons
+    from tutor.storage.paths import lesson_cache
     from tutor.ui.screens.home import HomeScreen
 
-    lessons, problems = load_lessons()
+    lessons, problems = load_lessons(cache=lesson_cache())
     store = _store()
     reuse_freed_memory()
     return run_app(TutorApp(lambda: HomeScreen(lessons, store, problems),

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tutor.lessons.schema import PHASES, Problem, Selector, check_lesson_table, read_toml
+from tutor.lessons.checked_cache import CheckedTables
+from tutor.lessons.schema import (PHASES, Problem, Selector, check_lesson_table, parse_toml,
+                                  read_bytes)
 
 __all__ = ["Lesson", "Section", "Selector", "Placements", "Problem", "LessonNotFound",
            "PHASES", "Quiz", "Mistake", "load_lessons", "load_lesson", "find_lesson",
@@ -165,22 +167,33 @@ def lesson_files(directory) -> list:
                   key=lambda f: f.name)
 
 
-def load_lesson(file, display: str | None = None) -> tuple[Lesson | None, list[Problem]]:
-    """Read one file; the lesson is None when its structure has any problem."""
+def load_lesson(file, display: str | None = None,
+                checked: CheckedTables | None = None) -> tuple[Lesson | None, list[Problem]]:
+    """Read one file; the lesson is None when its structure has any problem.
+
+    With ``checked``, a file already found sound (same name, bytes and checker) is
+    read back from it instead of parsed and checked again."""
     display = display or display_name(file.parent if hasattr(file, "parent") else "", file.name)
     problems: list[Problem] = []
     match = FILE_NAME.match(file.name)
     if not match:
         problems.append(Problem(display, "", "the file name must be NN-slug.toml, like "
                                 "01-derivative.toml (two digits, then lowercase words and -)"))
-    table = read_toml(file, display, problems)
+    raw = read_bytes(file, display, problems)
+    if raw is None:
+        return None, problems
+    table = checked.get(file.name, raw) if checked is not None and match else None
     if table is None:
-        return None, problems
-    stem = file.name[:-len(".toml")]
-    before = len(problems)
-    check_lesson_table(table, stem, display, problems)
-    if len(problems) > before or not match:
-        return None, problems
+        table = parse_toml(raw, display, problems)
+        if table is None:
+            return None, problems
+        stem = file.name[:-len(".toml")]
+        before = len(problems)
+        check_lesson_table(table, stem, display, problems)
+        if len(problems) > before or not match:
+            return None, problems
+        if checked is not None:
+            checked.keep(file.name, raw, table)
     sections = tuple(Section(s["at"], s["text"], s.get("title", ""))
                      for s in table.get("section", []))
     quizzes = tuple(_quiz(q) for q in table.get("quiz", []))
@@ -205,19 +218,21 @@ def _answer(kind: str, answer):
     return answer
 
 
-def load_lessons(directory=None) -> tuple[list[Lesson], list[Problem]]:
+def load_lessons(directory=None, cache: Path | None = None) -> tuple[list[Lesson], list[Problem]]:
     """Every lesson in ``directory`` (default: the shipped ones) whose structure is
-    sound, sorted by number, and the problems of the others."""
+    sound, sorted by number, and the problems of the others. ``cache``: a file that
+    keeps the sound files' checked tables between starts (``checked_cache``)."""
     directory = default_lessons_dir() if directory is None else directory
     if isinstance(directory, str):
         directory = Path(directory)
     if not directory.is_dir():
         return [], [Problem(str(directory), "", "no such folder")]
+    checked = CheckedTables(cache) if cache is not None else None
     lessons, problems = [], []
     numbers: dict[int, str] = {}
     for file in lesson_files(directory):
         display = display_name(directory, file.name)
-        lesson, found = load_lesson(file, display)
+        lesson, found = load_lesson(file, display, checked)
         problems += found
         if lesson is not None:
             lessons.append(lesson)
@@ -228,6 +243,8 @@ def load_lessons(directory=None) -> tuple[list[Lesson], list[Problem]]:
                 problems.append(Problem(display, "", f"lesson number {number:02d} is also used "
                                         f"by {numbers[number]}.toml; give each lesson its own"))
             numbers.setdefault(number, stem)
+    if checked is not None:
+        checked.save()
     return sorted(lessons, key=lambda item: (item.number, item.id)), problems
 
 

@@ -151,6 +151,7 @@ class ReviewQueue:
 def due_queue(due: list[tuple[str, str, int]], seed: int | None = None) -> ReviewQueue:
     """A queue over the shipped lessons for ``due`` (``ProgressStore.due_reviews()``)."""
     from tutor.lessons.catalog import load_lessons
+    from tutor.storage.paths import lesson_cache
 
-    lessons, _problems = load_lessons()
+    lessons, _problems = load_lessons(cache=lesson_cache())
     return ReviewQueue(lessons, due, np.random.default_rng(seed))

@@ -23,7 +23,9 @@ def weights_resolver(task: str) -> Path | None:
 
 def lesson_by_query(query: str) -> Lesson:
     """The shipped lesson the learner named (`3`, `03-chain-rule`, `chain-rule`)."""
-    lessons, _problems = load_lessons()
+    from tutor.storage.paths import lesson_cache
+
+    lessons, _problems = load_lessons(cache=lesson_cache())
     return find_lesson(query, lessons)
 
 

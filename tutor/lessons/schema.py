@@ -75,11 +75,20 @@ class Selector:
 
 def read_toml(file, display: str, problems: list) -> dict | None:
     """The file's table, or None with the problem (a syntax error names its line)."""
+    raw = read_bytes(file, display, problems)
+    return None if raw is None else parse_toml(raw, display, problems)
+
+
+def read_bytes(file, display: str, problems: list) -> bytes | None:
     try:
-        raw = file.read_bytes()
+        return file.read_bytes()
     except OSError as error:
         problems.append(Problem(display, "", f"cannot be read ({error.strerror or error})"))
         return None
+
+
+def parse_toml(raw: bytes, display: str, problems: list) -> dict | None:
+    """``raw``'s TOML table, or None with the problem."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -19,6 +19,21 @@ def data_dir() -> Path:
     return Path(user_data_dir("transformer-tutor", appauthor=False))
 
 
+def cache_dir() -> Path:
+    """What the tutor can rebuild at will: ``$TUTOR_HOME/cache``, else the platform's
+    per-user cache directory."""
+    home = os.environ.get("TUTOR_HOME")
+    if home:
+        return Path(home).expanduser() / "cache"
+    from platformdirs import user_cache_dir
+    return Path(user_cache_dir("transformer-tutor", appauthor=False))
+
+
+def lesson_cache() -> Path:
+    """The shipped lessons' checked tables (``tutor.lessons.checked_cache``)."""
+    return cache_dir() / "lessons.json"
+
+
 def notes_path() -> Path:
     return data_dir() / NOTES_NAME
 

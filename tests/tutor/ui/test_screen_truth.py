@@ -257,8 +257,8 @@ def test_home_titles_elide_at_a_word_and_a_data_dir_with_markup_is_shown_literal
         assert "[/] [b]dir" in text
         elided = 0
         for lesson in LESSONS:
-            line = next(line for line in text.splitlines()
-                        if line.strip().startswith(str(lesson.number) + " "))
+            line = next(line for line in text.splitlines()  # inside the list's border
+                        if line.strip(" ▊▎").startswith(str(lesson.number) + " "))
             if lesson.title in line:
                 continue
             shown = line[:line.index("…")].rstrip()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from rich.text import Text
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
 from tutor.lessons.catalog import Lesson
 from tutor.storage.progress import ProgressStore
@@ -30,23 +30,24 @@ class HomeScreen(Screen):
         self.lessons = lessons
         self.store = store
         self.problems = problems or []
+        self._rows_width = -1
 
     def compose(self) -> ComposeResult:
         yield Static("transformer-tutor: step through a transformer, forward and backward, one "
                      "operation at a time", id="home-title")
-        yield DataTable(id="lessons", cursor_type="row", zebra_stripes=True)
+        yield Static(id="lessons-header")
+        yield OptionList(id="lessons")
         yield Static(id="home-info")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("#", "progress", "quizzes", "lesson")
+        table = self.query_one("#lessons", OptionList)
         self.refresh_rows()
         table.focus()
         last = self.store.last_lesson
         for i, lesson in enumerate(self.lessons):
             if lesson.id == last:
-                table.move_cursor(row=i)
+                table.highlighted = i
         self.show_info()
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", timeout=10)
@@ -67,23 +68,36 @@ class HomeScreen(Screen):
         self.show_info()
 
     def on_resize(self) -> None:
-        self.refresh_rows()
+        if self.size.width != self._rows_width:
+            self.refresh_rows()
 
     def refresh_rows(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        rows = [(str(lesson.number), *reversed(self._progress(lesson)), lesson)
-                for lesson in self.lessons]
+        """One option per lesson, in columns: number, progress, quizzes, title (cut to fit).
+
+        An ``OptionList`` of ``Content`` lines, not a ``DataTable``: it draws the list
+        in a fraction of the time, and the lesson list is the first screen."""
+        table = self.query_one("#lessons", OptionList)
+        self._rows_width = self.size.width
+        row = table.highlighted
+        rows = [(str(lesson.number), *reversed(self._progress(lesson))) for lesson in self.lessons]
         headers = ("#", "progress", "quizzes")
-        used = sum(max([len(headers[i])] + [len(r[i]) for r in rows]) + 2 for i in range(3))
-        room = max(self.size.width - used - 6, 12)  # the title's padding and a scrollbar
-        for number, status, quizzes, lesson in rows:
-            # Text, not str: a title is the lesson file's, never markup
-            table.add_row(Text(number), Text(status), Text(quizzes),
-                          Text(elide(lesson.title, room)), key=lesson.id)
+        widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(3)]
+        # the list's margins, border, padding and scrollbar take 9 columns; the gaps 6
+        room = max(self.size.width - 9 - sum(widths) - 3 * 2, 12)
+
+        def line(cells, title: str) -> str:
+            number, status, quizzes = cells
+            return (f"{number:>{widths[0]}}  {status:<{widths[1]}}  "
+                    f"{quizzes:<{widths[2]}}  {title}")
+
+        self.query_one("#lessons-header", Static).update(
+            Content.styled(line(headers, "lesson"), "bold"))
+        # Content, not markup: a title is the lesson file's own text
+        table.clear_options()
+        table.add_options(Option(Content(line(cells, elide(lesson.title, room))), id=lesson.id)
+                          for cells, lesson in zip(rows, self.lessons))
         if self.lessons:
-            table.move_cursor(row=min(max(row, 0), len(self.lessons) - 1))
+            table.highlighted = min(max(row or 0, 0), len(self.lessons) - 1)
 
     def _progress(self, lesson: Lesson) -> tuple[str, str]:
         results = self.store.quiz_results(lesson.id)
@@ -100,13 +114,14 @@ class HomeScreen(Screen):
         return quizzes, status
 
     # actions -----------------------------------------------------------------------
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.open_lesson(self.lessons[event.cursor_row])
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.open_lesson(self.lessons[event.option_index])
 
     def action_open(self) -> None:
-        table = self.query_one(DataTable)
-        if self.lessons:
-            self.open_lesson(self.lessons[table.cursor_row])
+        table = self.query_one("#lessons", OptionList)
+        if self.lessons and table.highlighted is not None:
+            self.open_lesson(self.lessons[table.highlighted])
 
     def action_resume(self) -> None:
         last = self.store.last_lesson
