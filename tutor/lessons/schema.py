@@ -14,12 +14,6 @@ from dataclasses import dataclass
 
 from engine.expr import ExpressionError, did_you_mean, parse
 from tutor.lessons.language import NAMES, split_template
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 PHASES = ("forward", "backward", "update")
 KINDS = ("number", "shape", "choice", "elements")  # of quiz; graded by tutor.lessons.answers
 TOOLS = ("nudge", "descent", "lr_lab", "decode", "twin", "train")
@@ -89,6 +83,10 @@ def read_bytes(file, display: str, problems: list) -> bytes | None:
 
 def parse_toml(raw: bytes, display: str, problems: list) -> dict | None:
     """``raw``'s TOML table, or None with the problem."""
+    try:  # here, not at the top: a start that reads every lesson from the cache needs no TOML
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -6,12 +6,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.content import Content
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.lessons.catalog import Lesson
 from tutor.storage.progress import ProgressStore
 from tutor.ui.screens.closing import close_once
+from tutor.ui.widgets.key_bar import KeyBar
 
 
 class HomeScreen(Screen):
@@ -38,7 +39,7 @@ class HomeScreen(Screen):
         yield Static(id="lessons-header")
         yield OptionList(id="lessons")
         yield Static(id="home-info")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#lessons", OptionList)

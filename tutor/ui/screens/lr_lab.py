@@ -10,13 +10,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.probes import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curves,
                            lab_rates, pick_shown, scan_summary, watched_element)
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.closing import close_once
+from tutor.ui.widgets.key_bar import KeyBar
 
 COLORS = {"crawls": "cyan", "converges": "green", "oscillates": "yellow", "diverges": "red"}
 ADAM_COLOR = "magenta"
@@ -74,7 +75,7 @@ class LrLabScreen(Screen):
                      id="lab-adam", classes="long")
         yield Static(Parts().add("Adam vs SGD  ", "bold magenta").add(ADAM_SHORT).content(),
                      id="lab-adam-short", classes="short")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def _heading(self) -> str:
         return f"learning-rate lab · {self.steps} steps of w ← w − lr·∂L/∂w from the same start"

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea
 from tutor.ui.tools.decode import DecodeTool
@@ -21,6 +21,7 @@ from tutor.ui.tools.exercise import ExerciseTool
 from tutor.ui.tools.nudge import NudgeTool
 from tutor.ui.tools.twin import TwinTool
 from tutor.ui.widgets.arch_map import ArchMap
+from tutor.ui.widgets.key_bar import KeyBar
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
 from tutor.ui.widgets.tensor_panel import TensorPanel
@@ -108,7 +109,7 @@ class StepperScreen(Screen):
                 yield from self.compose_side()
         yield Static(id="torch")
         yield Static("", id="too-small")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def compose_side(self) -> ComposeResult:
         """Extra widgets under the map (a lesson's prose)."""

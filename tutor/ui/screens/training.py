@@ -12,13 +12,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.train import Trainer
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.ui.screens.closing import close_once
+from tutor.ui.widgets.key_bar import KeyBar
 
 REFRESH = 0.25  # seconds between redraws of the plot
 MAX_POINTS = 400  # the plot averages the loss over bins beyond this many steps
@@ -72,7 +73,7 @@ class TrainingScreen(Screen):
         yield Static("", id="train-status")
         yield LossPlot(id="train-plot")
         yield Static("", id="train-step")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.train()
