@@ -160,22 +160,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as base:
         plain = Path(base) / "plain"
         plain.mkdir()
-        env, lesson_env = environment(plain), environment(lesson_home(Path(base)))
+        env = environment(plain)
 
         if "keys" in parts:
-            keys(sizes, args.presses, env, lesson_env)
+            keys(sizes, args.presses, env, Path(base))
         if "launch" in parts:
             launches(args.launches, env)
         if "quit" in parts:
             quits(args.quits, env)
 
 
-def keys(sizes, presses: int, env, lesson_env) -> None:
+def keys(sizes, presses: int, env, base: Path) -> None:
     print(f"key → screen, `n` × {presses} then `p` × {presses}: shown (the "
           "first frame of the new step)\nand settled (the last byte it caused); held `n`: "
           "30 presses at 30 ms, last press → the last step shown")
     for size in sizes:
         print(f"  {size[0]}×{size[1]}")
+        folder = base / f"lesson-{size[0]}x{size[1]}"  # each size starts at the first step
+        folder.mkdir()
+        lesson_env = environment(lesson_home(folder))
         bare, bare_settled, bare_held = key_to_screen(BARE, size, env, presses)
         bare_median = statistics.median(bare)
         print(f"    {'bare Textual app':<17} shown   {summary(bare)}   held {bare_held:5.1f} ms")
