@@ -110,3 +110,14 @@ def test_a_cache_path_that_is_a_folder_is_left_alone(lessons_dir, tmp_path):
     cache.mkdir()
     lessons, problems = load_lessons(lessons_dir, cache=cache)
     assert [lesson.number for lesson in lessons] == [1, 2] and not problems
+
+
+def test_nothing_is_cached_when_the_checker_source_cannot_be_read(lessons_dir, tmp_path):
+    cache = tmp_path / "lessons.json"
+    checked_cache._fingerprint = b""  # what an unreadable checker source gives
+    try:
+        lessons, problems = load_lessons(lessons_dir, cache=cache)
+    finally:
+        checked_cache._fingerprint = None
+    assert [lesson.number for lesson in lessons] == [1, 2] and not problems
+    assert not cache.exists()
