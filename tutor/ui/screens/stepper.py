@@ -125,6 +125,8 @@ class StepperScreen(Screen):
         self._tree = self.query_one(TimelineTree)
         timeline = self.session.timeline
         self._tree.build(timeline)
+        self._tree.show(timeline.unit_path())  # opened now, not after the first frame: a
+        # tree that grows later makes the whole screen lay out and redraw again
         self._map.build(timeline)
         self._apply_size(self.size.width, self.size.height)
         self.refresh_step()
