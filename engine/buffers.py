@@ -55,6 +55,10 @@ class BufferPool:
         self._run = 0
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        """A copied or pickled model gets an empty pool of its own (buffers are no state)."""
+        return (BufferPool, ())
+
     @contextlib.contextmanager
     def active(self):
         """Inside, ``empty`` takes big arrays from this pool (this thread only)."""

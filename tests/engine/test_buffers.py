@@ -4,7 +4,9 @@ is never written over by the next run."""
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 
 import numpy as np
 import pytest
@@ -142,3 +144,14 @@ def test_repeated_runs_reuse_the_buffers_instead_of_making_new_ones():
         gc.collect()
     assert sizes[0] > 0
     assert sizes[1] == sizes[2] == sizes[3] == sizes[0]
+
+
+def test_a_copied_or_pickled_model_gets_a_pool_of_its_own(pool_everything):
+    model = Transformer(CONFIG, seed=4)
+    data = make_batch("reverse", 2, 6, np.random.default_rng(4))
+    kept = model.run(*data)
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert twin.buffers is not model.buffers and twin.buffers.nbytes == 0
+        again = twin.run(*data)
+        assert again.loss == kept.loss
+        assert all(np.array_equal(again.grads[k], kept.grads[k]) for k in kept.grads)
