@@ -155,3 +155,15 @@ def test_a_copied_or_pickled_model_gets_a_pool_of_its_own(pool_everything):
         again = twin.run(*data)
         assert again.loss == kept.loss
         assert all(np.array_equal(again.grads[k], kept.grads[k]) for k in kept.grads)
+
+
+def test_a_pooled_training_pass_equals_the_recorded_run_bit_for_bit(monkeypatch):
+    data = make_batch("reverse", 3, 6, np.random.default_rng(5))
+    recorded = Transformer(CONFIG, seed=5).run(*data)
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    model = Transformer(CONFIG, seed=5)
+    for _ in range(3):
+        loss, grads = loss_and_grads(model, *data)
+        assert loss == recorded.loss
+        for name, g in grads.items():
+            assert np.array_equal(g, recorded.grads[name]), name
