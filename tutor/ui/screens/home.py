@@ -83,8 +83,10 @@ class HomeScreen(Screen):
         rows = [(str(lesson.number), *reversed(self._progress(lesson))) for lesson in self.lessons]
         headers = ("#", "progress", "quizzes")
         widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(3)]
-        # the list's margins, border, padding and scrollbar take 9 columns; the gaps 6
-        room = max(self.size.width - 9 - sum(widths) - 3 * 2, 12)
+        # the list's margins, border and padding take 6 columns, a scrollbar 2 more (when
+        # the lessons overflow the rows left by the title, header, info and keys); gaps 6
+        scrollbar = 2 if len(rows) > self.size.height - 9 else 0
+        room = max(self.size.width - 7 - scrollbar - sum(widths) - 3 * 2, 12)
 
         def line(cells, title: str) -> str:
             number, status, quizzes = cells
