@@ -375,3 +375,48 @@ def test_row_labels_line_up():
     labels = [row[:2] for row in rows]
     assert labels[:2] == [" 0", " 1"] and labels[-1] == "11", rows  # right-aligned
     assert len({len(row) for row in rows}) == 1, rows  # so the values line up
+
+
+# 9. a held key streams; the lesson text catches up when it is let go ----------------------
+
+def test_held_n_defers_the_lesson_text_until_the_keys_pause_then_shows_the_step_landed_on(
+        tmp_path):
+    from textual import events
+
+    from tutor.ui.screens import lesson as lesson_module
+
+    lesson = find_lesson("11", LESSONS)
+    store = ProgressStore(tmp_path)
+    for quiz in lesson.quizzes:  # answered: n only steps
+        store.record_quiz(lesson.id, quiz.id, {"result": "correct", "attempts": 1})
+
+    async def script(pilot, app):
+        screen = app.screen
+        filled = []  # each time the section's numbers are filled in for the step shown
+        original = screen._section_markdown
+        screen._section_markdown = lambda index: (filled.append(index), original(index))[1]
+
+        def section_here() -> str:
+            return original(screen.placements.section_of[screen.session.timeline.position])
+
+        for _ in range(20):  # as a terminal delivers a held key: no wait between presses
+            app.post_message(events.Key("n", "n"))
+        await pilot.pause()
+        for _ in range(50):
+            if screen.session.timeline.position == 20 and screen.settled:
+                break
+            await pilot.pause(0.05)
+        assert screen.session.timeline.position == 20
+        assert len(filled) < 5  # not the text of every step passed over
+        assert screen._section_shown == section_here()
+
+        await pilot.pause(2 * lesson_module.PROSE_PAUSE)
+        filled.clear()
+        for _ in range(10):  # one step at a time, each after a pause: no waiting
+            await pilot.press("n")
+            await pilot.pause(2 * lesson_module.PROSE_PAUSE)
+            assert screen._prose_timer is None
+            assert screen._section_shown == section_here()
+        assert len(filled) == 10
+
+    drive(lambda: LessonScreen(start(lesson), store), script)

@@ -3,6 +3,8 @@ their steps like breakpoints, and progress saved as the learner goes."""
 
 from __future__ import annotations
 
+import time
+
 from textual.binding import Binding
 
 from engine.expr import ExpressionError
@@ -21,6 +23,7 @@ from tutor.storage.notes import QuizNote, without_instructions
 from tutor.ui.screens.closing import close_once
 
 SAVE_DELAY = 1.0  # seconds after the last move before the position is written
+PROSE_PAUSE = 0.06  # steps closer together than this are a held key: the prose waits
 
 
 class LessonScreen(StepperScreen):
@@ -45,6 +48,8 @@ class LessonScreen(StepperScreen):
         self.results: dict[str, str] = {q: r.get("result", "") for q, r in saved.items()}
         self._section_shown: str | None = None
         self._save_timer = None
+        self._prose_timer = None
+        self._last_step = 0.0  # time.monotonic() of the last step
         self._quiz_open = False
         self._quiz_due = False  # a quiz should open as soon as the lesson is in front again
         self._asked_at: int | None = None
@@ -117,8 +122,18 @@ class LessonScreen(StepperScreen):
 
     def after_step(self) -> None:
         # the step's numbers first, the prose in the frame after (~2 ms to fill in its
-        # numbers and render it; the tree likewise follows a moment later)
-        self.call_after_refresh(self._show_section)
+        # numbers, more to render a new section; the tree likewise follows a moment
+        # later). While steps come faster than PROSE_PAUSE (a held key) the prose waits
+        # for them to pause: drawn at every step it would put each next step behind.
+        now = time.monotonic()
+        streaming, self._last_step = now - self._last_step < PROSE_PAUSE, now
+        if self._prose_timer is not None:
+            self._prose_timer.stop()
+            self._prose_timer = None
+        if streaming:
+            self._prose_timer = self.set_timer(PROSE_PAUSE, self._show_section)
+        else:
+            self.call_after_refresh(self._show_section)
         self._schedule_save()
         position = self.session.timeline.position
         if self.waiting_quizzes(position) and self._asked_at != position:
@@ -219,9 +234,14 @@ class LessonScreen(StepperScreen):
         return text
 
     # prose -----------------------------------------------------------------------------
+    @property
+    def settled(self) -> bool:
+        return super().settled and self._prose_timer is None
+
     def _show_section(self) -> None:
         """The section for this step, its numbers filled in at this step (the Markdown
         is rendered again only when the text changes)."""
+        self._prose_timer = None
         if not self.is_attached:  # the lesson closed before the frame after its last step
             return
         text = self._section_markdown(self.placements.section_of[self.session.timeline.position])
