@@ -5,7 +5,7 @@ Rich's Markdown is rendered to lines here and drawn line by line, rather than by
 Textual's Markdown widget (a widget per block): a section's numbers change at almost
 every step, and rebuilding a tree of widgets cost a layout pass each time and left
 garbage whose collection paused a held key. A new text of as many lines as the last
-needs no layout at all.
+needs no layout at all, nor does one that fits the view either way.
 """
 
 from __future__ import annotations
@@ -72,10 +72,17 @@ class LessonProse(ScrollView, can_focus=True):
             self._lines = [Strip(Segment.simplify(row)) for row in rows]
             while self._lines and not self._lines[-1].text.strip():
                 self._lines.pop()  # Rich ends with a blank line: no scrolling onto it
-        height = len(self._lines)
-        if height != self.virtual_size.height:  # a layout pass only when the length changes
-            self.virtual_size = Size(max(width, 0), height)
+        self._fit()
         self.refresh()
+
+    def _fit(self) -> None:
+        """The scrollable height: the text's, but never less than the view's, so a text
+        that fits needs no new size (each new size is a layout pass of the whole screen,
+        20–35 ms in a lesson; a section's length changes with its numbers)."""
+        width = max(self.scrollable_content_region.width - 1, 0)
+        height = max(len(self._lines), self.scrollable_content_region.height)
+        if (width, height) != tuple(self.virtual_size):
+            self.virtual_size = Size(width, height)
 
     def render_line(self, y: int) -> Strip:
         index = y + round(self.scroll_offset.y)
@@ -97,6 +104,8 @@ class LessonProse(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._width:
             self._draw()  # wrapped again at the new width (or first laid out)
+        else:
+            self._fit()  # a new height: does the text still fit?
         self._mark()
 
     def watch_virtual_size(self) -> None:
