@@ -34,6 +34,19 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} did not appear; the screen shows:\n{self.screen()}")
 
+    def wait_for_all(self, *texts: str, first_line: str = "", timeout: float = 20.0) -> str:
+        """Wait until every one of ``texts`` is on the screen (and ``first_line`` on its
+        first line): one capture can catch a frame half drawn, so what a test checks on
+        a screen is waited for, not read once."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if first_line in screen.split("\n", 1)[0] and all(t in screen for t in texts):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{texts!r} (first line {first_line!r}) did not all appear; the "
+                             f"screen shows:\n{self.screen()}")
+
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
@@ -61,20 +74,18 @@ def test_explore_steps_to_the_loss_and_back_into_attention(terminal, width, heig
     t = terminal(width, height, "explore")
     t.wait_for("step 1/336")
     t.keys("n", "n", "n")
-    screen = t.wait_for("step 4/336")
-    assert "encoder.layers.0.self_attn.q_proj" in screen and "linear" in screen
+    t.wait_for_all("step 4/336", "encoder.layers.0.self_attn.q_proj", "linear")
     t.keys("g")
     t.wait_for("Search")
     t.keys("forward: loss", "Enter")
-    screen = t.wait_for("step 122/336", first_line=True)
-    assert "cross_entropy" in screen
+    t.wait_for_all("cross_entropy", first_line="step 122/336")
     t.keys("B")
-    screen = t.wait_for("BACKWARD")
+    t.wait_for("BACKWARD")
     t.keys("g")
     t.wait_for("Search")
     t.keys("backward: encoder.layers.0.self_attn.weights", "Enter")
-    screen = t.wait_for("encoder.layers.0.self_attn.weights", first_line=True)
-    assert "BACKWARD" in screen and "upstream" in screen and "downstream" in screen
+    t.wait_for_all("BACKWARD", "upstream", "downstream",
+                   first_line="encoder.layers.0.self_attn.weights")
     t.keys("q")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and "step" in t.screen():
@@ -100,10 +111,9 @@ def test_q_saves_the_lesson_step_on_the_way_out(tmp_path):
         session.keys("n", "n", "n")
         session.wait_for("step 4/", first_line=True)
         session.keys("q")
-        screen = session.wait_for("Resumed at step 4", timeout=30)
+        session.wait_for_all("Resumed at step 4", first_line="step 4/", timeout=30)
     finally:
         session.close()
-    assert "step 4/" in screen.split("\n", 1)[0]
 
 
 def test_after_q_the_shell_has_its_terminal_back(tmp_path):
