@@ -163,7 +163,6 @@ class HomeScreen(Screen):
         from argparse import Namespace
 
         from tutor.views.session import explore_session
-        from tutor.ui.screens.stepper import StepperScreen
 
         session = explore_session(Namespace(src=None, tgt=None, seed=0, config=None,
                                             weights=None, lr=0.1))
