@@ -5,6 +5,7 @@ one way a command runs it (``run_app``: a crash exits non-zero and says where it
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import traceback
@@ -67,6 +68,14 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def collect_from_now_on() -> None:
+    """After the first frame: what the launch made lives as long as the app, so it is
+    left out of collections (frozen), and collection resumes (``tutor.cli`` holds it
+    while a screen is built)."""
+    gc.freeze()
+    gc.enable()
+
+
 class LeavingExecutor(ThreadPoolExecutor):
     """The threads of the tutor's thread workers (a PyTorch check, the training view).
 
@@ -103,8 +112,12 @@ class TutorApp(App):
         if self.is_web and server.isdigit():
             self.set_interval(SERVER_CHECK, lambda: self._quit_without(int(server)))
         self.push_screen(self._make_screen())
+        self.call_after_refresh(collect_from_now_on)
         if self._notice:
             self.notify(self._notice, severity="warning", timeout=8)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what is frozen is collected again (a test runs many apps)
 
     def _quit_without(self, server: int) -> None:
         """A browser tab's tutor ends with its server: killed outright, the server cannot

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from tests.paths import ROOT
@@ -141,3 +143,55 @@ def test_the_lesson_list_opens_without_numpy(tmp_path):
                          env=dict(os.environ, TUTOR_HOME=str(tmp_path)), timeout=120).stdout
     found = [line.split() for line in out.splitlines() if line.startswith("LESSONS")]
     assert found and int(found[0][1]) >= 14 and found[0][2] == "False", out
+
+
+@pytest.fixture
+def collector():
+    """The garbage collector as the test found it, whatever the test did to it."""
+    yield
+    gc.enable()
+    gc.unfreeze()
+
+
+@pytest.mark.parametrize("argv, held", [
+    (["explore"], True), (["1"], True), ([], True), (["review"], True),
+    (["trace"], False), (["lessons"], False), (["train", "--steps", "1"], False)])
+def test_only_commands_that_open_a_screen_hold_the_collector(monkeypatch, collector, argv,
+                                                             held):
+    import tutor.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_dispatch", lambda args, lesson: seen.append(gc.isenabled()) or 0)
+    assert cli.main(argv) == 0
+    assert seen == [not held]
+    assert gc.isenabled()  # given back when the command ends, a screen or not
+
+
+def test_a_command_that_fails_before_its_screen_gives_the_collector_back(capsys, collector):
+    assert main(["explore", "--config", "d_model=oops"]) == 2
+    assert "d_model" in capsys.readouterr().err
+    assert gc.isenabled()
+
+
+def test_the_app_turns_collection_on_after_its_first_frame(collector):
+    import asyncio
+
+    from textual.widgets import Static
+    from textual.screen import Screen
+
+    from tutor.ui.app import TutorApp
+
+    class One(Screen):
+        def compose(self):
+            yield Static("one")
+
+    async def run():
+        gc.disable()
+        app = TutorApp(One)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0  # what the launch made is left out of collections
+
+    asyncio.run(run())
+    assert gc.get_freeze_count() == 0  # and collected again once the app is gone
