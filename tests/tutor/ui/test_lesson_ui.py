@@ -223,3 +223,36 @@ def test_a_damaged_progress_file_is_reported_once_and_kept(tmp_path):
     assert any("progress.json" in m and "damaged" in m for m in shown)
     backups = list(tmp_path.glob("progress.json.corrupt-*"))
     assert len(backups) == 1 and "01-deriv" in backups[0].read_text()
+
+
+def test_a_quiz_takes_typing_only_once_its_answer_box_is_open(tmp_path):
+    """``ready`` (what tests and the quiz's own key handling wait for) is False from the
+    moment the quiz is pushed, before it is even mounted, until the box has the focus."""
+    from textual.widgets import Input
+
+    from tutor.lessons.quiz import QuizSession
+    from tutor.lessons.live import StepContext
+    from tutor.lessons.run import start
+
+    lesson = lessons()[0]
+    run = start(lesson)
+    quiz = lesson.quizzes[0]
+    position = next(p for p, qs in run.placements.quizzes_at.items() if quiz in qs)
+
+    async def main():
+        app = TutorApp(lambda: LessonScreen(run, ProgressStore(tmp_path)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            screen = QuizScreen(QuizSession(quiz, StepContext(run.timeline, position)), "quiz")
+            app.push_screen(screen)
+            states = [screen.ready]  # pushed, not yet mounted
+            await pilot.pause()
+            states.append(screen.ready)  # mounted: the box waits a moment
+            await quiz_ready(pilot, screen)
+            await pilot.pause()
+            answer = screen.query_one(Input)
+            return states, answer.disabled, app.focused is answer
+
+    states, disabled, focused = asyncio.run(main())
+    assert states == [False, False]
+    assert not disabled and focused

@@ -50,6 +50,7 @@ class QuizScreen(ModalScreen[str]):
         self._hints: list[str] = []
         self._scroll_text = scroll_text
         self._dismissed = False
+        self._taking_keys = False  # the answer box opens a moment after the quiz (_ready)
 
     def compose(self) -> ComposeResult:
         s = self.session
@@ -93,6 +94,7 @@ class QuizScreen(ModalScreen[str]):
         answer.value = ""
         answer.disabled = False
         answer.focus()
+        self._taking_keys = True
 
     @property
     def inert(self) -> bool:
@@ -102,7 +104,7 @@ class QuizScreen(ModalScreen[str]):
     @property
     def ready(self) -> bool:
         """Is the answer box taking keys (a moment after the quiz opens)?"""
-        return not self.query_one(Input).disabled
+        return self._taking_keys  # not the box's own state: it is enabled before on_mount
 
     def _close(self) -> None:
         """Dismiss once: keys still arriving in the same burst do nothing."""
@@ -168,6 +170,7 @@ class QuizScreen(ModalScreen[str]):
         answer.placeholder = "press Enter to continue"
         answer.disabled = False
         answer.focus()
+        self._taking_keys = True
 
     def action_close(self) -> None:
         self._close()
