@@ -137,7 +137,7 @@ class TutorApp(App):
             return
         if not getattr(screen, "COMMANDS", None):
             return
-        self.push_screen(StepFinder(id="--command-palette"))
+        self.push_screen(StepFinder())  # no id: one closed a key ago may still be in the DOM
 
     def _handle_exception(self, error: Exception) -> None:
         self.crash = "".join(traceback.format_exception(error))

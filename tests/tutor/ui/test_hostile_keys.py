@@ -99,6 +99,24 @@ def test_two_close_keys_in_one_burst_close_one_screen(opener, closer, screen_typ
     play(descent_app(), script)
 
 
+def test_the_step_finder_opens_while_the_one_just_closed_is_taken_down():
+    """A burst can close the finder and ask for it again before the closed one has left
+    the DOM (the monkey found it: the two had one id)."""
+    async def script(pilot, app):
+        stepper = app.screen
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        first = app.screen
+        assert isinstance(first, StepFinder)
+        app.pop_screen()
+        app.action_command_palette()  # at once: the first is still being removed
+        await pilot.pause()
+        assert isinstance(app.screen, StepFinder) and app.screen is not first
+        assert app.screen_stack[-2] is stepper and app.crash is None
+
+    play(descent_app(), script)
+
+
 # keys reaching a closing modal -------------------------------------------------------------
 
 @pytest.mark.parametrize("burst", [("escape", "f3"), ("escape", "f2"), ("f3", "escape", "f2"),
