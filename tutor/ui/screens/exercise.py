@@ -22,8 +22,10 @@ class ExerciseScreen(StepperScreen):
         """Before the stepper draws (Textual calls its ``on_mount`` next): start at the
         exercise's step; the pane opens once the screen is up."""
         self.session.timeline.jump(self.exercise_run.position)
-        self.call_after_refresh(self.query_one(ExerciseTool).open_exercise, self.exercise_run,
-                                self.store, self.folder)
+        self.with_tools(self._open_pane)
+
+    def _open_pane(self) -> None:
+        self.query_one(ExerciseTool).open_exercise(self.exercise_run, self.store, self.folder)
 
     def status_extra(self) -> str:
         return f"exercise {self.exercise_run.exercise.name} (w)"

@@ -146,6 +146,9 @@ class LessonScreen(StepperScreen):
         the lesson itself: never on top of the step finder, help or another quiz."""
         if self._quiz_open or not self.is_current:
             return
+        if not self.tools_mounted:  # an exercise here opens in its tool's pane
+            self.with_tools(self.action_quiz)
+            return
         self._quiz_due = False
         position = self.session.timeline.position
         # an exercise here opens once no quiz waits (its pane would show the quiz's answer)

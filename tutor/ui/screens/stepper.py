@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea
+from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea, tool_bindings
 from tutor.ui.tools.decode import DecodeTool
 from tutor.ui.tools.descent import DescentTool
 from tutor.ui.tools.exercise import ExerciseTool
@@ -44,14 +44,6 @@ def _step_commands():
     from tutor.ui.screens.step_commands import StepCommands
 
     return StepCommands
-
-
-def tool_bindings(tools) -> list[Binding]:
-    """Each tool's keys, forwarded from the stepper to the tool (``action_tool``) so they
-    work wherever the focus is; a tool with focus gets them directly."""
-    return [Binding(b.key, f"tool({tool.__name__!r}, {b.action!r})", b.description,
-                    show=False, key_display=b.key_display)
-            for tool in tools for b in tool.BINDINGS]
 
 
 class StepperScreen(Screen):
@@ -92,6 +84,7 @@ class StepperScreen(Screen):
         self.selected: tuple[PanelKey | None, tuple] = (None, ())
         self.view: StepView | None = None
         self._tree_timer = None
+        self.tool_area = ToolArea(id="tools")
 
     # layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -101,9 +94,7 @@ class StepperScreen(Screen):
             with Vertical(id="center"):
                 yield OpCard(id="card")
                 yield PanelGrid(MAX_PANELS, id="panels")
-                with ToolArea(id="tools"):
-                    for tool in TOOLS:
-                        yield tool(self.session, id=tool.__name__).data_bind(StepperScreen.state)
+                yield self.tool_area  # the tools come after the first frame
             with Vertical(id="side"):
                 yield ArchMap(id="map")
                 yield from self.compose_side()
@@ -131,6 +122,7 @@ class StepperScreen(Screen):
         self._apply_size(self.size.width, self.size.height)
         self.refresh_step()
         self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._mount_tools)
 
     def on_unmount(self) -> None:
         """A recorded run is hundreds of thousands of long-lived objects (nodes, arrays,
@@ -225,6 +217,27 @@ class StepperScreen(Screen):
         return self._grid.panel_for(key)
 
     # tools ------------------------------------------------------------------------
+    async def _mount_tools(self) -> None:
+        """The tools, into their area, once the first frame is out (``ToolArea.fill``)."""
+        if self.in_use:
+            await self.tool_area.fill(
+                [tool(self.session, id=tool.__name__).data_bind(StepperScreen.state)
+                 for tool in TOOLS], lambda: self.in_use)
+
+    @property
+    def in_use(self) -> bool:
+        """Is the screen still open (on the stack, maybe under a dialog)? While a closed
+        screen is taken down it is still attached."""
+        return self.is_attached and self in self.app.screen_stack
+
+    @property
+    def tools_mounted(self) -> bool:
+        return self.tool_area.filled
+
+    def with_tools(self, callback, *args) -> None:
+        """Run ``callback(*args)`` once the tools are mounted (next, if they are)."""
+        self.tool_area.when_filled(callback, *args)
+
     def _tool(self, tool_id: str) -> Tool | None:
         try:
             return self.query_one(f"#{tool_id}", Tool)
@@ -232,10 +245,23 @@ class StepperScreen(Screen):
             return None
 
     async def action_tool(self, tool_id: str, action: str) -> None:
-        """A tool's key pressed with the focus elsewhere: the tool runs it."""
+        """A tool's key pressed with the focus elsewhere: the tool runs it (a key typed
+        before the tools were mounted waits for them)."""
+        if self.tools_mounted:
+            await self._run_tool(tool_id, action)
+        else:
+            self.with_tools(self._run_tool, tool_id, action)
+
+    async def _run_tool(self, tool_id: str, action: str) -> None:
         tool = self._tool(tool_id)
-        if tool is not None:
-            await tool.run_action(action)
+        if tool is None or not self.in_use:  # the screen closed while the key waited
+            return
+        found = self.tool_area.for_key(tool, action)
+        if found is None:
+            self.app.bell()
+            return
+        tool, action = found
+        await tool.run_action(action)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts before the screen has drawn its first step; a key two tools share
@@ -244,6 +270,8 @@ class StepperScreen(Screen):
             return False
         if action == "tool":
             tool_id, tool_action = parameters
+            if not self.tools_mounted:
+                return True  # the key waits for the tools (``action_tool``)
             tool = self._tool(tool_id)
             return tool is not None and tool.applies(tool_action.split("(")[0])
         return True
@@ -252,7 +280,7 @@ class StepperScreen(Screen):
     @on(Tool.Closed)
     def _tool_shown(self) -> None:
         """At 80×24 an open tool takes the op card's place."""
-        self.set_class(self.query_one(ToolArea).shown is not None, "tool-open")
+        self.set_class(self.tool_area.shown is not None, "tool-open")
 
     @on(DescentTool.LabRequested)
     def _open_lab(self, event: DescentTool.LabRequested) -> None:

@@ -11,9 +11,12 @@ cursor and the element selected in its panels. A tool never reaches into the scr
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -39,6 +42,14 @@ class StepperState:
     position: int
     selection: Selection
     compact: bool
+
+
+def tool_bindings(tools) -> list[Binding]:
+    """Each tool's keys, forwarded from the stepper to the tool (``action_tool``) so they
+    work wherever the focus is; a tool with focus gets them directly."""
+    return [Binding(b.key, f"tool({tool.__name__!r}, {b.action!r})", b.description,
+                    show=False, key_display=b.key_display)
+            for tool in tools for b in tool.BINDINGS]
 
 
 class Tool(Vertical):
@@ -122,7 +133,11 @@ class Tool(Vertical):
 
 
 class ToolArea(Vertical):
-    """Under the tensors: the tools, one shown at a time."""
+    """Under the tensors: the tools, one shown at a time.
+
+    The screen mounts its tools here just after its first frame (``fill``): hidden until
+    a key opens one, they cost 30 ms of a launch. What needs them sooner (a key typed
+    ahead, a pane to open) waits for them (``when_filled``)."""
 
     DEFAULT_CSS = """
     ToolArea {
@@ -130,6 +145,47 @@ class ToolArea(Vertical):
         max-height: 16;
     }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._waiting: list | None = []  # (callback, args); None once filled
+
+    async def fill(self, tools: list[Tool], still_open: Callable[[], bool]) -> None:
+        """Mount ``tools``, then run what waited for them, in order, while the screen
+        is ``still_open`` (a later key of the same burst may have closed it)."""
+        await self.mount_all(tools)
+        waiting, self._waiting = self._waiting or [], None
+        for callback, args in waiting:
+            if not still_open():
+                return
+            result = callback(*args)
+            if inspect.isawaitable(result):
+                await result
+
+    @property
+    def filled(self) -> bool:
+        return self._waiting is None
+
+    def when_filled(self, callback, *args) -> None:
+        """Run ``callback(*args)`` once the tools are mounted (next, if they are)."""
+        if self._waiting is None:
+            self.call_later(callback, *args)
+        else:
+            self._waiting.append((callback, args))
+
+    def for_key(self, tool: Tool, action: str) -> tuple[Tool, str] | None:
+        """Who runs a tool key: ``tool`` if ``action`` applies, else another tool with the
+        same key that applies (``<`` is decoding's and descent's), else no one. The
+        stepper checks this before a key when the tools are there; a key typed before
+        them is checked here, once they are."""
+        if tool.applies(action.split("(")[0]):
+            return tool, action
+        key = next(b.key for b in type(tool).BINDINGS if b.action == action)
+        for other in self.query_children(Tool):
+            for binding in type(other).BINDINGS:
+                if binding.key == key and other.applies(binding.action.split("(")[0]):
+                    return other, binding.action
+        return None
 
     def on_tool_opened(self, event: Tool.Opened) -> None:
         for tool in self.query_children(Tool):
