@@ -24,7 +24,9 @@ steps (the engine's own) behave as before.
 from __future__ import annotations
 
 import bisect
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -238,6 +240,27 @@ class Timeline:
 
     def _effective_depth(self) -> int:
         return min(self.cursor.depth, len(self.step.path) - 1)
+
+    def peek(self, move: Callable[[], bool]) -> Cursor | None:
+        """Where ``move`` (``next`` or ``previous``, say) would take the cursor; None if
+        nowhere. The cursor and the moves it remembers are left as they were."""
+        cursor, history = self.cursor, list(self._history)
+        try:
+            return self.cursor if move() else None
+        finally:
+            self.cursor = cursor
+            self._history[:] = history
+
+    @contextmanager
+    def standing_at(self, cursor: Cursor) -> Iterator["Timeline"]:
+        """The timeline as if its cursor were at ``cursor`` until the block ends: what a
+        step will show can be worked out before the learner moves there."""
+        saved = self.cursor
+        self.cursor = cursor
+        try:
+            yield self
+        finally:
+            self.cursor = saved
 
     # moves (each returns True if the cursor moved) -------------------------
     def _go(self, position: int, depth: int, remember: bool = True) -> bool:

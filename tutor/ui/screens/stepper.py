@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -24,19 +23,21 @@ from tutor.ui.widgets.arch_map import ArchMap
 from tutor.ui.widgets.key_bar import KeyBar
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
+from tutor.ui.widgets.parts import Parts
+from tutor.ui.widgets.prepared_static import PreparedStatic
 from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
-from tutor.views.secret import NOTHING, Concealment, WorkedLine, worked_text
-from tutor.views.step import PanelKey, Role, StepView, build_view, shape_text, worked_element
+from tutor.views.secret import NOTHING, Concealment, WorkedLine
+from tutor.ui.screens.step_frame import MAX_PANELS, StepFrame, step_frame
+from tutor.views.step import PanelKey, StepView, worked_element
 
-MAX_PANELS = 6
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
 TOOLS = (DecodeTool, TwinTool, ExerciseTool, NudgeTool, DescentTool)  # exercise e before nudge e
-DEFAULT_SLOTS = (Role.DOWNSTREAM, Role.OUTPUT, Role.AFTER)
+PREPARED_MOVES = ("next", "previous")  # the timeline's moves whose steps are drawn ahead
 
 
 def _step_commands():
@@ -84,6 +85,7 @@ class StepperScreen(Screen):
         self.selected: tuple[PanelKey | None, tuple] = (None, ())
         self.view: StepView | None = None
         self._tree_timer = None
+        self._generation = 0  # of the step shown: what was prepared for another is dropped
         self.tool_area = ToolArea(id="tools")
 
     # layout -------------------------------------------------------------------
@@ -98,7 +100,7 @@ class StepperScreen(Screen):
             with Vertical(id="side"):
                 yield ArchMap(id="map")
                 yield from self.compose_side()
-        yield Static(id="torch")
+        yield PreparedStatic(id="torch")
         yield Static("", id="too-small")
         yield KeyBar()
 
@@ -112,7 +114,7 @@ class StepperScreen(Screen):
         self._card = self.query_one(OpCard)
         self._status = self.query_one(StatusBar)
         self._map = self.query_one(ArchMap)
-        self._torch = self.query_one("#torch", Static)
+        self._torch = self.query_one("#torch", PreparedStatic)
         self._tree = self.query_one(TimelineTree)
         timeline = self.session.timeline
         self._tree.build(timeline)
@@ -154,26 +156,48 @@ class StepperScreen(Screen):
         if not self.is_attached:  # a late callback (the step finder's) after the screen left
             return
         timeline = self.session.timeline
-        view = self.view = self.concealment().view(build_view(timeline))
-        key, index = self.selected
-        if view.slot(key) is None:
-            key = self._default_key(view)
-        self.selected = (key, index)
-        count = min(len(view.slots), MAX_PANELS)
-        columns = 1 if count <= 2 and not self.has_class("compact") else 2
-        self._grid.show(view.slots[:count], columns, _small_rows(view.slots[:count], columns),
-                        index, key)
+        frame = self._frame()
+        self.view, self.selected = frame.view, (frame.key, frame.index)
+        self._grid.show(frame.slots, frame.columns, frame.small_rows, frame.index, frame.key)
         self._refresh_card()
-        self._status.show(view, self.session.title, self.status_extra())
+        self._status.show(frame.view, self.session.title, self.status_extra())
         self._map.show(timeline)
         # the tree follows a moment later, so a held-down key is not slowed by it
         if self._tree_timer is not None:
             self._tree_timer.stop()
         self._tree_timer = self.set_timer(TREE_DELAY, self._show_in_tree)
-        self._torch.update(
-            Content.assemble(("torch  ", "dim"), view.torch_line), layout=False)
+        self._torch.show_parts(torch_text(frame.view), layout=False)
         self._publish_state()
         self.after_step()
+        self._generation += 1
+        self.call_after_refresh(self._prepare, self._generation, PREPARED_MOVES)
+
+    def _frame(self) -> StepFrame:
+        """What the step at the timeline's cursor shows."""
+        return step_frame(self.session.timeline, self.concealment(), self.selected,
+                          self.has_class("compact"))
+
+    def _prepare(self, generation: int, moves: tuple[str, ...]) -> None:
+        """While the learner reads, draw the steps the likeliest keys go to (``n``, then
+        ``p``), one per idle moment, so that the key only swaps them in. Forgotten when
+        the step changes before they are done."""
+        if generation != self._generation or not self.is_attached or not moves:
+            return
+        timeline = self.session.timeline
+        cursor = timeline.peek(getattr(timeline, moves[0]))
+        if cursor is not None:
+            with timeline.standing_at(cursor):
+                frame = self._frame()
+                panels = self._grid.prepare(frame.slots, frame.columns, frame.small_rows,
+                                            frame.index, frame.key)
+                panel = next((p for p in panels if p.slot.key == frame.key), None)
+                selection = (Selection(panel.slot, tuple(panel.cursor)) if panel is not None
+                             else Selection(None, frame.index))
+                self._card.prepare(*self._card_text(frame.view, selection, self.concealment()))
+                self._status.prepare(frame.view, self.session.title, self.status_extra())
+                self._torch.prepare_parts(torch_text(frame.view))
+        if moves[1:]:
+            self.call_after_refresh(self._prepare, generation, moves[1:])
 
     def _publish_state(self) -> None:
         """What the tools follow (they are bound to ``state``)."""
@@ -189,13 +213,6 @@ class StepperScreen(Screen):
         self._tree_timer = None
         self._tree.show(self.session.timeline.unit_path())
 
-    def _default_key(self, view: StepView) -> PanelKey | None:
-        for role in DEFAULT_SLOTS:
-            for slot in view.slots:
-                if slot.role is role:
-                    return slot.key
-        return view.slots[0].key if view.slots else None
-
     def selection(self) -> Selection:
         """The element the op card works through: what a tool acts on."""
         key, index = self.selected
@@ -205,13 +222,15 @@ class StepperScreen(Screen):
         return Selection(panel.slot, tuple(panel.cursor))
 
     def _refresh_card(self) -> None:
-        selection = self.selection()
+        self._card.show(*self._card_text(self.view, self.selection(), self.concealment()))
+
+    def _card_text(self, view: StepView, selection: Selection, conceal: Concealment) -> tuple:
+        """What the op card is given for ``selection`` at the timeline's cursor."""
         key = selection.slot.key if selection.slot is not None else None
-        conceal = self.concealment()
         worked = conceal.worked(WorkedLine.of(worked_element(
             self.session.timeline, self.session.timeline.position, key, selection.index)))
-        self._card.show(self.view, worked, self.card_sentence(), selection.index,
-                        compact=self.has_class("compact"), conceal=conceal)
+        return (view, worked, self.card_sentence(), selection.index,
+                self.has_class("compact"), conceal)
 
     def _panel(self, key: PanelKey | None) -> TensorPanel | None:
         return self._grid.panel_for(key)
@@ -373,25 +392,9 @@ class StepperScreen(Screen):
 
     def action_note(self) -> None:
         """Append this step's card to the notes file, and say where."""
-        from tutor.storage.notes import NoteCard, NotesError, append_note
+        from tutor.ui.screens.step_note import note_step
 
-        view = self.view
-        selection = self.selection()
-        worked = self.concealment().worked(WorkedLine.of(worked_element(
-            self.session.timeline, self.session.timeline.position,
-            selection.slot.key if selection.slot else None, selection.index)))
-        card = NoteCard(
-            step=f"step {view.position + 1}/{view.total} {view.name}", phase=view.phase,
-            formula=view.formula, derivative=view.derivative,
-            shapes="   ".join(f"{name} {shape_text(shape)}" for name, shape in view.shapes),
-            worked=worked_text(worked), torch=view.torch_line,
-            lesson=self.note_lesson(), sentence=self.note_sentence(), quizzes=self.note_quizzes())
-        try:
-            path = append_note(getattr(self.app, "notes_path", None), card)
-        except NotesError as error:
-            self.notify(str(error), severity="error", timeout=8, markup=False)
-            return
-        self.notify(f"Noted in {path}", timeout=4, markup=False)
+        note_step(self)
 
     def note_lesson(self) -> str:
         return ""
@@ -437,7 +440,6 @@ class StepperScreen(Screen):
         self.go_to(event.position)
 
 
-def _small_rows(slots, columns: int) -> list[bool]:
-    """Rows of vectors and numbers need 3–4 lines; rows holding a matrix share the rest."""
-    return [all(s.value is not None and s.value.ndim <= 1 for s in slots[start:start + columns])
-            for start in range(0, len(slots), columns)] or [False]
+def torch_text(view: StepView) -> Parts:
+    """The step as one line of PyTorch."""
+    return Parts().add("torch  ", "dim").add(view.torch_line)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tutor.views.secret import NOTHING, Concealment, WorkedLine
 from tutor.views.step import StepView, shape_text
-from tutor.ui.widgets.parts import Parts, update_static
+from tutor.ui.widgets.parts import Parts
+from tutor.ui.widgets.prepared_static import PreparedStatic
 
 PHASE_STYLE = {"forward": "bold cyan", "backward": "bold magenta", "update": "bold green"}
 
 
-class OpCard(Static):
+class OpCard(PreparedStatic):
     """What the current op does, its derivative, and the numbers of one element."""
 
     worked: WorkedLine | None = None
@@ -26,6 +25,19 @@ class OpCard(Static):
         ``conceal`` hides what a waiting quiz asks (``worked`` comes concealed already)."""
         self.worked = worked  # what it shows, for readers of the card (notes, tests)
         self.adds_up = [conceal.text(a.line(index)) for a in view.accumulations]
+        text = self.text(view, worked, sentence, index, compact, conceal)
+        self.plain = text.plain.rstrip()
+        self.show_parts(text)
+
+    def prepare(self, *args, **kwargs) -> None:
+        """Draw what ``show`` with these arguments shows, before it is shown."""
+        self.prepare_parts(self.text(*args, **kwargs))
+
+    @classmethod
+    def text(cls, view: StepView, worked: WorkedLine | None, sentence: str | None = None,
+             index: tuple = (), compact: bool = False,
+             conceal: Concealment = NOTHING) -> Parts:
+        adds_up = [conceal.text(a.line(index)) for a in view.accumulations]
         text = Parts()
         if not compact:
             text.add(f"{view.op_name}", PHASE_STYLE[view.phase])
@@ -33,7 +45,7 @@ class OpCard(Static):
         text.add("formula  ", "dim").add(view.formula + "\n")
         if not compact:
             text.add("local ∂  ", "dim").add(view.derivative + "\n")
-            self._shapes(text, view)
+            cls._shapes(text, view)
         if worked is not None:
             text.add("worked   ", "dim")
             text.add(f"{worked.target} = ", "bold")
@@ -43,18 +55,17 @@ class OpCard(Static):
                 text.add(f"{worked.numeric}{worked.joiner}")
             text.add(worked.result, "bold yellow")
             text.add("\n")
-        for line in self.adds_up:
+        for line in adds_up:
             text.add("adds up  ", "dim")
             text.add(line + "\n", "yellow")
         if compact:  # what is cut at 80×24 is the least needed: the panels have the shapes
             text.add("local ∂  ", "dim").add(view.derivative + "\n")
-            self._shapes(text, view)
+            cls._shapes(text, view)
             if sentence:
                 text.add(sentence, "italic")
         else:
             text.add(sentence if sentence is not None else view.sentence, "dim italic")
-        self.plain = text.plain.rstrip()
-        update_static(self, text.content())
+        return text
 
     @staticmethod
     def _shapes(text: Parts, view: StepView) -> None:

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.ui.widgets.tensor_panel import TensorPanel
+from tutor.ui.widgets.tensor_panel import Recent, TensorPanel
 from tutor.views.step import TensorSlot
 
 SMALL_ROW = 4  # lines for a row of vectors and numbers
@@ -107,7 +107,9 @@ class PanelGrid(Widget, can_focus=True):
 
     def __init__(self, count: int = 6, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.panels = [TensorPanel() for _ in range(count)]
+        self._built = Recent(64)  # the panels' data and lines, shared (see ``prepare``)
+        self._drawn = Recent(8)  # whole grids as drawn: rows of the widget, by their inputs
+        self.panels = [TensorPanel(self._built) for _ in range(count)]
         self.count = 0
         self.columns = 1
         self.small_rows: list[bool] = []
@@ -131,6 +133,21 @@ class PanelGrid(Widget, can_focus=True):
             panel.show(slots[k] if k < len(slots) else None, cursor)
         self.active = min(self.active, max(self.count - 1, 0))
         self.select(selected_key)
+
+    def prepare(self, slots: list[TensorSlot], columns: int, small_rows: list[bool],
+                cursor: tuple, selected_key) -> list[TensorPanel]:
+        """Draw, off screen, what ``show`` with these arguments will show: the step a key
+        is likely to go to is drawn while the learner reads, and the key only swaps it in.
+        (Drawn with the grid's focus and size as they are now; if they change, the key
+        draws as before.)"""
+        panels = [TensorPanel(self._built) for _ in slots]
+        for panel, slot in zip(panels, slots):
+            panel.show(slot, cursor)
+        if self.size.area:
+            selected = next((p for p in panels if p.slot.key == selected_key), None)
+            active = min(self.active, max(len(panels) - 1, 0))
+            self._rows_of(panels, columns, small_rows, selected, active)
+        return panels
 
     def panel_for(self, key) -> TensorPanel | None:
         return next((p for p in self.shown if p.slot.key == key), None)
@@ -231,25 +248,63 @@ class PanelGrid(Widget, can_focus=True):
         super().notify_style_update()
         self._rows = None  # a new theme: new border colours
 
+    def render_lines(self, crop) -> list[Strip]:
+        """The rows as drawn (filters applied once, when drawn), not line by line through
+        Textual's styles: the grid has no border or padding of its own, and a frame that
+        only swaps in rows prepared before the key must not pay to restyle them."""
+        rows = [self.render_line(y) for y in crop.line_range]
+        if crop.column_span != (0, self.size.width):
+            rows = [row.crop(crop.x, crop.right) for row in rows]
+        return rows
+
     def render_line(self, y: int) -> Strip:
         if self._rows is None or self._rows_size != self.size:
-            self._rows, self._rows_size = self._draw(), self.size
+            self._layout()
+            self._rows = self._rows_of(self.shown, self.columns, self.small_rows,
+                                       self.selected, self.active)
+            self._rows_size = self.size
         return self._rows[y] if y < len(self._rows) else Strip.blank(self.size.width)
 
-    def _draw(self) -> list[Strip]:
-        """Every row of the widget: the boxes side by side, gutters and gaps blank."""
+    def _rows_of(self, panels: list[TensorPanel], columns: int, small_rows: list[bool],
+                 selected: TensorPanel | None, active: int) -> list[Strip]:
+        """The grid's rows for ``panels``, from the grids drawn before when it is there."""
         width, height = self.size
         base = self.rich_style
-        self._layout()
         styles = {name: base + self.get_component_rich_style(f"panel-grid--{name}",
                                                              partial=True)
                   for name in ("border", "selected", "title", "subtitle")}
+        focused = active if self.has_focus else -1
+        background = self.background_colors[1]
+        filters = tuple(self.get_line_filters())
+        where = boxes(width, height, len(panels), columns, small_rows)
+        key = (width, height, base, tuple(styles.values()), focused,
+               panels.index(selected) if selected in panels else -1, columns,
+               tuple(small_rows), filters, background,
+               tuple((p.identity, p.cursor, p.border_title, p.border_subtitle)
+                     for p in panels))
+        drawn = self._drawn.get(key)
+        if drawn is None:
+            rows = self._draw(panels, where, selected, focused, base, styles)
+            for f in filters:
+                rows = [row.apply_filter(f, background) for row in rows]
+            drawn = (rows, [p.slot for p in panels])  # the slots keep the key's ids alive
+            self._drawn.put(key, drawn)
+        else:  # the panels take the lines drawn then (and so where a click lands)
+            for k, box in enumerate(where):
+                if box.width >= 4 and box.height >= 2:
+                    panels[k].lines(*_inner(box), k == focused, base)
+        return drawn[0]
+
+    def _draw(self, panels: list[TensorPanel], where: list[Box], selected, focused: int,
+              base: Style, styles: dict[str, Style]) -> list[Strip]:
+        """Every row of the widget: the boxes side by side, gutters and gaps blank."""
+        width, height = self.size
         rows: list[list[Segment]] = [[] for _ in range(height)]
         ends = [0] * height  # the cell each row has been drawn up to
-        for k, box in enumerate(self._boxes):
-            panel = self.panels[k]
-            focused = self.has_focus and k == self.active
-            for dy, line in enumerate(self._box_lines(panel, box, focused, base, styles)):
+        for k, box in enumerate(where):
+            panel = panels[k]
+            lines = self._box_lines(panel, box, k == focused, panel is selected, base, styles)
+            for dy, line in enumerate(lines):
                 y = box.y + dy
                 if y >= height:
                     break
@@ -263,15 +318,16 @@ class PanelGrid(Widget, can_focus=True):
         return [Strip(row, width) if ends[y] <= width else Strip(row).crop(0, width)
                 for y, row in enumerate(rows)]
 
-    def _box_lines(self, panel: TensorPanel, box: Box, focused: bool, base: Style,
+    @staticmethod
+    def _box_lines(panel: TensorPanel, box: Box, focused: bool, selected: bool, base: Style,
                    styles: dict[str, Style]) -> list[list[Segment]]:
         """A panel in its box: the title in the top edge, the subtitle in the bottom."""
         w, h = box.width, box.height
         if w < 4 or h < 2:
             return []
-        edge = styles["selected"] if focused or panel is self.selected else styles["border"]
+        edge = styles["selected"] if focused or selected else styles["border"]
         tl, tr, bl, br, across, side = HEAVY if focused else ROUND
-        inner_w, inner_h = w - 3, h - 2
+        inner_w, inner_h = _inner(box)
         content = panel.lines(inner_w, inner_h, focused, base)
         left, right = Segment(side + " ", edge), Segment(side, edge)
         blank = [Segment(" " * inner_w, base)]
@@ -281,6 +337,11 @@ class PanelGrid(Widget, can_focus=True):
         lines.append(_edge(bl, br, across, panel.border_subtitle, w, edge,
                            styles["subtitle"], True))
         return lines
+
+
+def _inner(box: Box) -> tuple[int, int]:
+    """The content's size in a panel's box: inside the edges, one cell of margin left."""
+    return box.width - 3, box.height - 2
 
 
 def _edge(first: str, last: str, across: str, label: str, width: int, edge: Style,

@@ -20,6 +20,11 @@ class Parts:
         return Content.assemble(*self._parts)
 
     @property
+    def key(self) -> tuple:
+        """The text and its styles, as a dictionary key (equal text, equal look)."""
+        return tuple(self._parts)
+
+    @property
     def plain(self) -> str:
         return "".join(p if isinstance(p, str) else p[0] for p in self._parts)
 

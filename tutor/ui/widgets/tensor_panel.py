@@ -8,6 +8,8 @@ data, cursor, size or focus.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -38,11 +40,48 @@ SPECIAL = Style(color="yellow", bold=True)
 DEFAULT_SIZE = (76, 20)  # content size for text read before the panel was ever drawn
 
 
+class Recent:
+    """The last ``size`` things made, by key (a small LRU cache).
+
+    Panels keep what they made from a slot here (its numbers' scale, its lines at a size
+    and cursor), keyed by *which* arrays they show (``id``) — safe because an entry holds
+    its slot, so its arrays live as long as the entry: an id in a key is never reused
+    while the entry is there. A recorded run's arrays are never changed in place."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key, item) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def slot_identity(slot: TensorSlot | None) -> tuple | None:
+    """What a panel's numbers depend on: which arrays, and how they are shown."""
+    if slot is None:
+        return None
+    return (id(slot.value), id(slot.hidden), slot.noise, slot.concealed, slot.shape_only)
+
+
 class TensorPanel:
     """Values with a diverging colour scale (red +, blue −, signs always printed),
-    the shape in the subtitle, a cell cursor, numpy-style elision, NaN/inf as such."""
+    the shape in the subtitle, a cell cursor, numpy-style elision, NaN/inf as such.
 
-    def __init__(self) -> None:
+    Panels sharing a ``cache`` (a grid's) build a slot's data and lines once: a step
+    shown again, or prepared before its key (``PanelGrid.prepare``), costs a lookup."""
+
+    def __init__(self, cache: Recent | None = None) -> None:
+        self.cache = cache if cache is not None else Recent(16)
+        self.identity: tuple | None = None
         self.slot: TensorSlot | None = None
         self.cursor: tuple = ()
         self.border_title = ""
@@ -65,18 +104,15 @@ class TensorPanel:
     def show(self, slot: TensorSlot | None, cursor: tuple | None = None) -> None:
         """Display ``slot`` (None empties the panel); keep the cursor where it makes sense."""
         self.slot = slot
-        array = None if slot is None or slot.value is None else np.asarray(slot.value)
-        if array is not None and slot.noise > 0 and array.dtype.kind == "f":
-            array = np.where(np.abs(array) <= slot.noise, 0.0, array)
-        self._array = array
-        self._scale = finite_scale(array) if array is not None and array.dtype.kind in "fc" \
-            else 0.0
-        self._exponent = 0
+        self.identity = slot_identity(slot)
+        data = self.cache.get(("data", self.identity))
+        if data is None:
+            data = _data(slot)
+            self.cache.put(("data", self.identity), data)
+        self._array, self._scale, self._exponent = data[:3]
         self._factor_note = ("", "")
         self.border_title = slot.label if slot is not None else ""
         if slot is not None and not slot.concealed:
-            if array is not None and array.ndim and array.dtype.kind == "f":
-                self._exponent = panel_exponent(array)
             self._factor_note = (f"values ×1e{self._exponent}" if self._exponent else "",
                                  slot.note)
         self.cursor = self.clip(cursor if cursor is not None else self.cursor)
@@ -150,9 +186,19 @@ class TensorPanel:
         key = (width, height, focused, base)
         if self._lines is None or self._key != key:
             self.size = (width, height)
-            self._lines = self._build(width, height, focused, base)
+            shared = ("lines", self.identity, self.cursor) + key
+            built = self.cache.get(shared)
+            if built is None:
+                built = (self._build(width, height, focused, base), self._hits, self.slot)
+                self.cache.put(shared, built)
+            self._lines, self._hits = built[:2]
             self._key = key
         return self._lines
+
+    @property
+    def lines_key(self) -> tuple:
+        """What the lines last drawn depend on (with ``identity``, the slot's arrays)."""
+        return (self.identity, self.cursor, self._key)
 
     def _build(self, width: int, height: int, focused: bool, base: Style
                ) -> list[list[Segment]]:
@@ -253,6 +299,20 @@ class TensorPanel:
         if not np.isfinite(value):
             return SPECIAL
         return STYLES[level(value, self._scale)]
+
+
+def _data(slot: TensorSlot | None) -> tuple:
+    """(array as shown, the largest |finite value|, the panel's power of ten, slot): the
+    array with rounding noise of an exact 0 shown as 0; the slot keeps its arrays alive."""
+    array = None if slot is None or slot.value is None else np.asarray(slot.value)
+    if array is not None and slot.noise > 0 and array.dtype.kind == "f":
+        array = np.where(np.abs(array) <= slot.noise, 0.0, array)
+    scale = finite_scale(array) if array is not None and array.dtype.kind in "fc" else 0.0
+    exponent = 0
+    if (slot is not None and not slot.concealed and array is not None and array.ndim
+            and array.dtype.kind == "f"):
+        exponent = panel_exponent(array)
+    return array, scale, exponent, slot
 
 
 def _strip(segments: list[Segment], width: int, base: Style) -> list[Segment]:

@@ -1,0 +1,90 @@
+"""A Static whose frames are kept by text, and can be drawn before they are shown.
+
+A step's op card, status line and torch line are Statics: Textual draws their text, then
+their border and padding, line by line, each time they change (3–4 ms of a key). Here the
+finished lines of a text are kept (by the text's ``Parts`` and the widget's size and
+style), so a text drawn before (or ``prepare``d while the learner reads the step before)
+is shown by a lookup. Everything else is Textual's ``Static``: CSS, borders, wrapping.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widgets import Static
+
+from tutor.ui.widgets.parts import Parts, update_static
+from tutor.ui.widgets.tensor_panel import Recent
+
+
+class PreparedStatic(Static):
+    """``show_parts(parts)`` shows text; ``prepare_parts(parts)`` draws it off screen."""
+
+    def __init__(self, content: str = "", *, id: str | None = None) -> None:
+        super().__init__(content, id=id)
+        self._text_key: tuple | None = None  # the Parts shown (None: drawn as a Static)
+        self._frames = Recent(8)  # (text, size, style) → the widget's lines, finished
+        self._drawing: list[Strip] | None = None  # content lines of a text being prepared
+        self._showing: tuple | None = None  # the Parts ``update`` is being given
+        self._style_epoch = 0
+
+    def show_parts(self, parts: Parts, *, layout: bool | None = None) -> None:
+        """Show ``parts``; a layout pass only if its height changes (``update_static``)
+        unless ``layout`` says."""
+        self._showing = parts.key
+        if layout is None:
+            update_static(self, parts.content())
+        else:
+            self.update(parts.content(), layout=layout)
+
+    def prepare_parts(self, parts: Parts) -> None:
+        """Draw ``parts`` at the widget's size now, for ``show_parts`` to find."""
+        key = self._frame_key(parts.key)
+        if not self.size.area or self._frames.get(key) is not None:
+            return
+        width, height = self.size
+        self._drawing = Visual.to_strips(self, parts.content(), width, height,
+                                         self.visual_style)
+        self._styles_cache.clear()
+        try:
+            frame = super().render_lines(Region(0, 0, *self.region.size))
+        finally:
+            self._drawing = None
+            self._styles_cache.clear()
+        self._frames.put(key, frame)
+
+    def _frame_key(self, text_key: tuple | None) -> tuple:
+        return (text_key, self.region.size, self.size, self._style_epoch, self.rich_style,
+                tuple(self.get_line_filters()))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_epoch += 1  # a theme or a class changed: frames drawn before are stale
+
+    def update(self, content="", *, layout: bool = True) -> None:
+        # text not given by ``show_parts`` is drawn as by a plain Static
+        self._text_key, self._showing = self._showing, None
+        super().update(content, layout=layout)
+
+    def render_line(self, y: int) -> Strip:
+        if self._drawing is not None:
+            if y < len(self._drawing):
+                return self._drawing[y]
+            return Strip.blank(self.size.width, self.visual_style.rich_style)
+        return super().render_line(y)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._text_key is None or not self.region.size.area or self.text_selection:
+            return super().render_lines(crop)
+        key = self._frame_key(self._text_key)
+        frame = self._frames.get(key)
+        if frame is None:
+            self._styles_cache.clear()
+            frame = super().render_lines(Region(0, 0, *self.region.size))
+            self._frames.put(key, frame)
+        x1, x2 = crop.column_span
+        lines = frame[crop.y:crop.bottom]
+        if (x1, x2) != (0, self.region.width):
+            lines = [line.crop(x1, x2) for line in lines]
+        return lines
