@@ -202,3 +202,36 @@ def test_small_graph_timeline_and_empty_tape():
     assert tl.depth == OP_LEVEL
     with pytest.raises(ValueError, match="nothing to step"):
         Timeline(Tape())
+
+
+MOVES = ["next", "previous", "step_into", "step_out", "jump_to_twin", "to_end", "back"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(moves=st.lists(st.sampled_from(MOVES), max_size=12),
+       peeked=st.sampled_from(MOVES))
+def test_peek_says_where_a_move_goes_and_moves_nothing(moves, peeked):
+    t, _ = make_timeline()
+    for move in moves:
+        getattr(t, move)()
+    cursor, history = t.cursor, list(t._history)
+    seen = t.peek(getattr(t, peeked))
+    assert (t.cursor, t._history) == (cursor, history)  # nothing moved, nothing remembered
+    moved = getattr(t, peeked)()
+    assert seen == (t.cursor if moved else None)
+
+
+def test_standing_at_derives_the_state_there_and_puts_the_cursor_back():
+    t, _ = make_timeline()
+    t.next()
+    home = t.cursor
+    there = t.peek(lambda: t.jump(t.backward_start + 3))
+    other, _ = make_timeline()
+    other.jump(there.position)
+    with t.standing_at(there):
+        assert same_state(t.state(), other.state())
+    assert t.cursor == home
+    with pytest.raises(RuntimeError):
+        with t.standing_at(there):
+            raise RuntimeError("a failure while preparing")
+    assert t.cursor == home

@@ -1,0 +1,151 @@
+"""Steps drawn ahead of their key are the steps drawn on it.
+
+While the learner reads a step, the stepper draws the steps ``n`` and ``p`` go to (the
+panel grid, op card, status and torch lines), and keeps panels and grids drawn before by
+the arrays they show; a key then swaps in finished lines. Here every screen reached by a
+walk of keys (steps, the cell cursor, Tab, the twin, into and out of a block) is drawn a
+second time with every kept drawing thrown away, and the two must be the same to the
+character and the colour. And a plain ``n`` must find its step drawn already (else the
+speed is silently lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from argparse import Namespace
+
+import pytest
+from textual.geometry import Region
+
+from tutor.lessons.catalog import find_lesson, load_lessons
+from tutor.lessons.run import start
+from tutor.storage.progress import ProgressStore
+from tutor.ui.app import TutorApp
+from tutor.ui.screens.lesson import LessonScreen
+from tutor.ui.screens.quiz import QuizScreen
+from tutor.ui.screens.stepper import StepperScreen
+from tutor.ui.widgets.op_card import OpCard
+from tutor.ui.widgets.panel_grid import PanelGrid
+from tutor.ui.widgets.prepared_static import PreparedStatic
+from tutor.ui.widgets.status_bar import StatusBar
+from tutor.ui.widgets.tensor_panel import Recent
+from tutor.views.session import explore_session
+
+from tests.tutor.ui.tools import quiz_ready
+
+WALK = ["n", "n", "n", "p", "n", "tab", "right", "down", "escape", "n", "n", "b", "p", "s",
+        "n", "o", "n", "end", "p", "home", "n"]
+
+
+def explore():
+    return explore_session(Namespace(src=None, tgt=None, seed=0, config=None, weights=None,
+                                     lr=0.1))
+
+
+def drawn(widget) -> list[list[tuple]]:
+    """The widget's lines as the compositor gets them: (text, style) per segment."""
+    lines = widget.render_lines(Region(0, 0, *widget.region.size))
+    return [[(s.text, s.style) for s in line] for line in lines]
+
+
+def drawn_afresh(screen) -> dict[str, list]:
+    """Every stepper line drawn with nothing kept; the kept drawings are put back."""
+    grid = screen.query_one(PanelGrid)
+    texts = [screen.query_one(OpCard), screen.query_one(StatusBar),
+             screen.query_one("#torch", PreparedStatic)]
+    kept = (grid._built, grid._drawn, [w._frames for w in texts])
+    try:
+        grid._built, grid._drawn = Recent(64), Recent(8)
+        for panel in grid.panels:
+            panel.cache, panel._lines = grid._built, None
+        grid._rows = None
+        for widget in texts:
+            widget._frames = Recent(8)
+            widget._text_key = None  # drawn as a plain Static draws it
+            widget.refresh()
+        return {type(w).__name__ + str(w.id): drawn(w) for w in [grid, *texts]}
+    finally:
+        grid._built, grid._drawn = kept[0], kept[1]
+        for widget, frames in zip(texts, kept[2]):
+            widget._frames = frames
+        for panel in grid.panels:
+            panel.cache, panel._lines = grid._built, None
+        grid._rows = None
+
+
+def shown(screen) -> dict[str, list]:
+    widgets = [screen.query_one(PanelGrid), screen.query_one(OpCard),
+               screen.query_one(StatusBar), screen.query_one("#torch", PreparedStatic)]
+    return {type(w).__name__ + str(w.id): drawn(w) for w in widgets}
+
+
+def same_afresh(screen) -> None:
+    before = shown(screen)
+    texts = (screen.query_one(OpCard), screen.query_one(StatusBar))
+    text_keys = [w._text_key for w in texts]
+    afresh = drawn_afresh(screen)
+    for widget, text_key in zip(texts, text_keys):
+        widget._text_key = text_key
+    for name in before:
+        assert before[name] == afresh[name], name
+
+
+def walk_and_compare(screen_factory, size, walk=WALK):
+    """Press the keys of ``walk``; after each, the stepper's lines as kept and afresh. A
+    quiz that opens is compared beneath (its answers hidden), then skipped (revealed)."""
+    async def main():
+        app = TutorApp(screen_factory)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            checked = 0
+            for key in walk:
+                await pilot.press(key)
+                await pilot.pause()
+                stepper = next(s for s in app.screen_stack if isinstance(s, StepperScreen))
+                same_afresh(stepper)
+                checked += 1
+                for _ in range(5):  # a step may hold more than one quiz
+                    if not isinstance(app.screen, QuizScreen):
+                        break
+                    await quiz_ready(pilot, app.screen)
+                    await pilot.press("f3", "enter")  # skipped and closed: shown
+                    await pilot.pause()
+                    same_afresh(stepper)
+                    checked += 1
+            return checked
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_every_step_shown_from_kept_lines_is_the_step_drawn_afresh(size):
+    assert walk_and_compare(lambda: StepperScreen(explore()), size) == len(WALK)
+
+
+@pytest.mark.parametrize("number", ["3", "11"])
+def test_a_lessons_steps_with_their_hidden_answers_are_drawn_afresh_alike(number, tmp_path):
+    lessons, _ = load_lessons()
+    lesson = find_lesson(number, lessons)
+    store = ProgressStore(tmp_path)
+    walk = ["n"] * 12 + ["p", "p", "n", "n"]
+    checked = walk_and_compare(lambda: LessonScreen(start(lesson), store), (120, 40), walk)
+    assert checked > len(walk)  # a quiz opened on the way, hid its answer, and was skipped
+
+
+def test_n_finds_its_step_drawn_before_the_key():
+    async def main():
+        app = TutorApp(lambda: StepperScreen(explore()))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            results = []
+            for _ in range(4):
+                await pilot.pause()  # the learner reads: the next step is drawn meanwhile
+                screen = app.screen
+                grid, card = screen.query_one(PanelGrid), screen.query_one(OpCard)
+                kept_rows = {id(rows) for rows, _ in grid._drawn._items.values()}
+                kept_cards = {id(frame) for frame in card._frames._items.values()}
+                await pilot.press("n")
+                await pilot.pause()
+                frame = card._frames.get(card._frame_key(card._text_key))
+                results.append((id(grid._rows) in kept_rows, id(frame) in kept_cards))
+            return results
+    assert asyncio.run(main()) == [(True, True)] * 4
