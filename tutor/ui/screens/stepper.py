@@ -8,7 +8,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -21,6 +20,7 @@ from tutor.ui.tools.nudge import NudgeTool
 from tutor.ui.tools.twin import TwinTool
 from tutor.ui.widgets.arch_map import ArchMap
 from tutor.ui.widgets.key_bar import KeyBar
+from tutor.ui.widgets.layout import Column, Row
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
 from tutor.ui.widgets.parts import Parts
@@ -50,6 +50,7 @@ def _step_commands():
 class StepperScreen(Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
 
+    BLANK = True  # its widgets cover it (see ``Row``)
     CSS_PATH = "stepper.tcss"
     COMMANDS = {_step_commands}
     AUTO_FOCUS = ""  # nothing focused: keys step the cursor until the learner tabs into a panel
@@ -91,13 +92,13 @@ class StepperScreen(Screen):
     # layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        with Horizontal(id="main"):
+        with Row(id="main"):
             yield TimelineTree(id="tree")
-            with Vertical(id="center"):
+            with Column(id="center"):
                 yield OpCard(id="card")
                 yield PanelGrid(MAX_PANELS, id="panels")
                 yield self.tool_area  # the tools come after the first frame
-            with Vertical(id="side"):
+            with Column(id="side"):
                 yield ArchMap(id="map")
                 yield from self.compose_side()
         yield PreparedStatic(id="torch")

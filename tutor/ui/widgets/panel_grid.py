@@ -119,6 +119,8 @@ class PanelGrid(Widget, can_focus=True):
         self._rows: list[Strip] | None = None  # each row of the widget, as last drawn
         self._rows_size = None
         self._boxes: list[Box] = []
+        self._styles: dict[str, Style] = {}
+        self._styles_key: tuple | None = None
 
     # what is shown ----------------------------------------------------------------------
     @property
@@ -247,6 +249,7 @@ class PanelGrid(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._rows = None  # a new theme: new border colours
+        self._styles_key = None
 
     def render_lines(self, crop) -> list[Strip]:
         """The rows as drawn (filters applied once, when drawn), not line by line through
@@ -270,9 +273,7 @@ class PanelGrid(Widget, can_focus=True):
         """The grid's rows for ``panels``, from the grids drawn before when it is there."""
         width, height = self.size
         base = self.rich_style
-        styles = {name: base + self.get_component_rich_style(f"panel-grid--{name}",
-                                                             partial=True)
-                  for name in ("border", "selected", "title", "subtitle")}
+        styles = self._edge_styles(base)
         focused = active if self.has_focus else -1
         background = self.background_colors[1]
         filters = tuple(self.get_line_filters())
@@ -294,6 +295,17 @@ class PanelGrid(Widget, can_focus=True):
                 if box.width >= 4 and box.height >= 2:
                     panels[k].lines(*_inner(box), k == focused, base)
         return drawn[0]
+
+    def _edge_styles(self, base: Style) -> dict[str, Style]:
+        """The styles of the boxes' edges and labels on ``base`` (kept while the theme
+        and the grid's own style are the same: a step need not work them out again)."""
+        key = (base, self.app.theme)
+        if self._styles_key != key:
+            self._styles = {name: base + self.get_component_rich_style(
+                f"panel-grid--{name}", partial=True)
+                for name in ("border", "selected", "title", "subtitle")}
+            self._styles_key = key
+        return self._styles
 
     def _draw(self, panels: list[TensorPanel], where: list[Box], selected, focused: int,
               base: Style, styles: dict[str, Style]) -> list[Strip]:
