@@ -119,7 +119,7 @@ class PanelGrid(Widget, can_focus=True):
         self._rows: list[Strip] | None = None  # each row of the widget, as last drawn
         self._rows_size = None
         self._boxes: list[Box] = []
-        self._styles: dict[str, Style] = {}
+        self._styles: tuple = ()
         self._styles_key: tuple | None = None
 
     # what is shown ----------------------------------------------------------------------
@@ -243,7 +243,7 @@ class PanelGrid(Widget, can_focus=True):
         return super().refresh(*args, **kwargs)
 
     def _layout(self) -> None:
-        width, height = self.size
+        width, height = self.outer_size
         self._boxes = boxes(width, height, self.count, self.columns, self.small_rows)
 
     def notify_style_update(self) -> None:
@@ -255,34 +255,39 @@ class PanelGrid(Widget, can_focus=True):
         """The rows as drawn (filters applied once, when drawn), not line by line through
         Textual's styles: the grid has no border or padding of its own, and a frame that
         only swaps in rows prepared before the key must not pay to restyle them."""
-        rows = [self.render_line(y) for y in crop.line_range]
-        if crop.column_span != (0, self.size.width):
-            rows = [row.crop(crop.x, crop.right) for row in rows]
-        return rows
+        rows = self._current_rows()
+        width = len(rows[0]) if rows else 0
+        blank = Strip.blank(width)
+        lines = [rows[y] if y < len(rows) else blank for y in crop.line_range]
+        if crop.column_span != (0, width):
+            lines = [line.crop(crop.x, crop.right) for line in lines]
+        return lines
 
     def render_line(self, y: int) -> Strip:
-        if self._rows is None or self._rows_size != self.size:
+        rows = self._current_rows()
+        return rows[y] if y < len(rows) else Strip.blank(self.outer_size.width)
+
+    def _current_rows(self) -> list[Strip]:
+        size = self.outer_size  # (no border or padding: the content's size)
+        if self._rows is None or self._rows_size != size:
             self._layout()
             self._rows = self._rows_of(self.shown, self.columns, self.small_rows,
                                        self.selected, self.active)
-            self._rows_size = self.size
-        return self._rows[y] if y < len(self._rows) else Strip.blank(self.size.width)
+            self._rows_size = size
+        return self._rows
 
     def _rows_of(self, panels: list[TensorPanel], columns: int, small_rows: list[bool],
                  selected: TensorPanel | None, active: int) -> list[Strip]:
         """The grid's rows for ``panels``, from the grids drawn before when it is there."""
-        width, height = self.size
+        width, height = self.outer_size
         base = self.rich_style
-        styles = self._edge_styles(base)
+        styles, filters, background = self._edge_styles(base)
         focused = active if self.has_focus else -1
-        background = self.background_colors[1]
-        filters = tuple(self.get_line_filters())
         where = boxes(width, height, len(panels), columns, small_rows)
-        key = (width, height, base, tuple(styles.values()), focused,
+        key = (width, height, base, self._styles_key, focused,
                panels.index(selected) if selected in panels else -1, columns,
-               tuple(small_rows), filters, background,
-               tuple((p.identity, p.cursor, p.border_title, p.border_subtitle)
-                     for p in panels))
+               tuple(small_rows), tuple((p.identity, p.cursor, p.border_title,
+                                         p.border_subtitle) for p in panels))
         drawn = self._drawn.get(key)
         if drawn is None:
             rows = self._draw(panels, where, selected, focused, base, styles)
@@ -296,21 +301,23 @@ class PanelGrid(Widget, can_focus=True):
                     panels[k].lines(*_inner(box), k == focused, base)
         return drawn[0]
 
-    def _edge_styles(self, base: Style) -> dict[str, Style]:
-        """The styles of the boxes' edges and labels on ``base`` (kept while the theme
-        and the grid's own style are the same: a step need not work them out again)."""
-        key = (base, self.app.theme)
+    def _edge_styles(self, base: Style) -> tuple[dict[str, Style], tuple, object]:
+        """The styles of the boxes' edges and labels on ``base``, the app's line filters
+        and the background they apply on: kept while the theme and the grid's own style
+        are the same (a step need not work them out again)."""
+        key = (base, self.app.theme, self.app.ansi_color)
         if self._styles_key != key:
-            self._styles = {name: base + self.get_component_rich_style(
+            self._styles = ({name: base + self.get_component_rich_style(
                 f"panel-grid--{name}", partial=True)
-                for name in ("border", "selected", "title", "subtitle")}
+                for name in ("border", "selected", "title", "subtitle")},
+                tuple(self.get_line_filters()), self.background_colors[1])
             self._styles_key = key
         return self._styles
 
     def _draw(self, panels: list[TensorPanel], where: list[Box], selected, focused: int,
               base: Style, styles: dict[str, Style]) -> list[Strip]:
         """Every row of the widget: the boxes side by side, gutters and gaps blank."""
-        width, height = self.size
+        width, height = self.outer_size
         rows: list[list[Segment]] = [[] for _ in range(height)]
         ends = [0] * height  # the cell each row has been drawn up to
         for k, box in enumerate(where):

@@ -41,22 +41,25 @@ class PreparedStatic(Static):
     def prepare_parts(self, parts: Parts) -> None:
         """Draw ``parts`` at the widget's size now, for ``show_parts`` to find."""
         key = self._frame_key(parts.key)
-        if not self.size.area or self._frames.get(key) is not None:
+        if not self.outer_size.area or self._frames.get(key) is not None:
             return
         width, height = self.size
         self._drawing = Visual.to_strips(self, parts.content(), width, height,
                                          self.visual_style)
         self._styles_cache.clear()
         try:
-            frame = super().render_lines(Region(0, 0, *self.region.size))
+            frame = super().render_lines(self.outer_size.region)
         finally:
             self._drawing = None
             self._styles_cache.clear()
         self._frames.put(key, frame)
 
     def _frame_key(self, text_key: tuple | None) -> tuple:
-        return (text_key, self.region.size, self.size, self._style_epoch, self.rich_style,
-                tuple(self.get_line_filters()))
+        """What the finished lines depend on: the text, the widget's size, its styles
+        (``notify_style_update`` comes with every change of its rules; a theme changes
+        every widget's) and whether colours are translated to the theme's."""
+        return (text_key, self.outer_size, self._style_epoch, self.app.theme,
+                self.app.ansi_color)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -75,16 +78,17 @@ class PreparedStatic(Static):
         return super().render_line(y)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        if self._text_key is None or not self.region.size.area or self.text_selection:
+        size = self.outer_size
+        if self._text_key is None or not size.area or self.text_selection:
             return super().render_lines(crop)
         key = self._frame_key(self._text_key)
         frame = self._frames.get(key)
         if frame is None:
             self._styles_cache.clear()
-            frame = super().render_lines(Region(0, 0, *self.region.size))
+            frame = super().render_lines(size.region)
             self._frames.put(key, frame)
         x1, x2 = crop.column_span
         lines = frame[crop.y:crop.bottom]
-        if (x1, x2) != (0, self.region.width):
+        if (x1, x2) != (0, size.width):
             lines = [line.crop(x1, x2) for line in lines]
         return lines
