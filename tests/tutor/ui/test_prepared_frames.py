@@ -28,7 +28,7 @@ from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
 from tutor.ui.widgets.prepared_static import PreparedStatic
 from tutor.ui.widgets.status_bar import StatusBar
-from tutor.ui.widgets.tensor_panel import Recent
+from tutor.views.recent import Recent
 from tutor.views.session import explore_session
 
 from tests.tutor.ui.tools import quiz_ready

@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 from engine.timeline import Timeline
 from tutor.views.secret import Concealment
-from tutor.views.step import PanelKey, Role, StepView, TensorSlot, build_view
+from tutor.views.recent import Recent
+from tutor.views.step import PanelKey, Role, StepView, TensorSlot, build_view, worked_element
 
 MAX_PANELS = 6
 DEFAULT_SLOTS = (Role.DOWNSTREAM, Role.OUTPUT, Role.AFTER)
@@ -23,11 +24,39 @@ class StepFrame(NamedTuple):
     small_rows: list[bool]
 
 
-def step_frame(timeline: Timeline, conceal: Concealment, selected: tuple, compact: bool
+class StepMemo:
+    """A run's step views and worked elements, each worked out once: a recorded run never
+    changes, so the step drawn ahead of its key (or come back to) is a lookup."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self._views = Recent(16)
+        self._worked = Recent(64)
+
+    def view(self) -> StepView:
+        """``build_view`` at the timeline's cursor."""
+        cursor = self.timeline.cursor
+        view = self._views.get(cursor)
+        if view is None:
+            view = build_view(self.timeline)
+            self._views.put(cursor, view)
+        return view
+
+    def worked(self, key: PanelKey | None, index: tuple):
+        """``worked_element`` at the cursor, for the element ``index`` of panel ``key``."""
+        position = self.timeline.position
+        found = self._worked.get((position, key, index))
+        if found is None:
+            found = (worked_element(self.timeline, position, key, index),)
+            self._worked.put((position, key, index), found)
+        return found[0]
+
+
+def step_frame(view: StepView, conceal: Concealment, selected: tuple, compact: bool
                ) -> StepFrame:
-    """The frame at the cursor. ``selected`` (key, index) stays selected where the step
-    has that panel; else the gradient sent down, or the output, is."""
-    view = conceal.view(build_view(timeline))
+    """The frame of the step ``view`` shows. ``selected`` (key, index) stays selected
+    where the step has that panel; else the gradient sent down, or the output, is."""
+    view = conceal.view(view)
     key, index = selected
     if view.slot(key) is None:
         key = default_key(view)

@@ -30,8 +30,8 @@ from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
 from tutor.views.secret import NOTHING, Concealment, WorkedLine
-from tutor.ui.screens.step_frame import MAX_PANELS, StepFrame, step_frame
-from tutor.views.step import PanelKey, StepView, worked_element
+from tutor.ui.screens.step_frame import MAX_PANELS, StepFrame, StepMemo, step_frame
+from tutor.views.step import PanelKey, StepView
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
@@ -87,6 +87,7 @@ class StepperScreen(Screen):
         self.view: StepView | None = None
         self._tree_timer = None
         self._generation = 0  # of the step shown: what was prepared for another is dropped
+        self.steps = StepMemo(session.timeline)
         self.tool_area = ToolArea(id="tools")
 
     # layout -------------------------------------------------------------------
@@ -175,7 +176,7 @@ class StepperScreen(Screen):
 
     def _frame(self) -> StepFrame:
         """What the step at the timeline's cursor shows."""
-        return step_frame(self.session.timeline, self.concealment(), self.selected,
+        return step_frame(self.steps.view(), self.concealment(), self.selected,
                           self.has_class("compact"))
 
     def _prepare(self, generation: int, moves: tuple[str, ...]) -> None:
@@ -228,8 +229,7 @@ class StepperScreen(Screen):
     def _card_text(self, view: StepView, selection: Selection, conceal: Concealment) -> tuple:
         """What the op card is given for ``selection`` at the timeline's cursor."""
         key = selection.slot.key if selection.slot is not None else None
-        worked = conceal.worked(WorkedLine.of(worked_element(
-            self.session.timeline, self.session.timeline.position, key, selection.index)))
+        worked = conceal.worked(WorkedLine.of(self.steps.worked(key, selection.index)))
         return (view, worked, self.card_sentence(), selection.index,
                 self.has_class("compact"), conceal)
 

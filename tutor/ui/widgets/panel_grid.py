@@ -22,7 +22,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.ui.widgets.tensor_panel import Recent, TensorPanel
+from tutor.ui.widgets.tensor_panel import TensorPanel
+from tutor.views.recent import Recent
 from tutor.views.step import TensorSlot
 
 SMALL_ROW = 4  # lines for a row of vectors and numbers

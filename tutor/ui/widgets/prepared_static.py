@@ -15,7 +15,7 @@ from textual.visual import Visual
 from textual.widgets import Static
 
 from tutor.ui.widgets.parts import Parts, update_static
-from tutor.ui.widgets.tensor_panel import Recent
+from tutor.views.recent import Recent
 
 
 class PreparedStatic(Static):
@@ -25,6 +25,7 @@ class PreparedStatic(Static):
         super().__init__(content, id=id)
         self._text_key: tuple | None = None  # the Parts shown (None: drawn as a Static)
         self._frames = Recent(8)  # (text, size, style) → the widget's lines, finished
+        self._contents = Recent(8)  # text → its Content
         self._drawing: list[Strip] | None = None  # content lines of a text being prepared
         self._showing: tuple | None = None  # the Parts ``update`` is being given
         self._style_epoch = 0
@@ -34,9 +35,16 @@ class PreparedStatic(Static):
         unless ``layout`` says."""
         self._showing = parts.key
         if layout is None:
-            update_static(self, parts.content())
+            update_static(self, self._content_of(parts))
         else:
-            self.update(parts.content(), layout=layout)
+            self.update(self._content_of(parts), layout=layout)
+
+    def _content_of(self, parts: Parts):
+        content = self._contents.get(parts.key)
+        if content is None:
+            content = parts.content()
+            self._contents.put(parts.key, content)
+        return content
 
     def prepare_parts(self, parts: Parts) -> None:
         """Draw ``parts`` at the widget's size now, for ``show_parts`` to find."""
@@ -44,7 +52,7 @@ class PreparedStatic(Static):
         if not self.outer_size.area or self._frames.get(key) is not None:
             return
         width, height = self.size
-        self._drawing = Visual.to_strips(self, parts.content(), width, height,
+        self._drawing = Visual.to_strips(self, self._content_of(parts), width, height,
                                          self.visual_style)
         self._styles_cache.clear()
         try:

@@ -8,12 +8,11 @@ data, cursor, size or focus.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 
+from tutor.views.recent import Recent
 from tutor.views.cells import (HIDDEN, LEVELS, cell_text, clip_index, finite_scale,
                                leading_indices, level, panel_exponent, panel_lines)
 from tutor.views.step import TensorSlot, shape_text
@@ -38,31 +37,6 @@ DIM = Style(dim=True, italic=True)
 AXIS = Style(color="rgb(120,120,140)")
 SPECIAL = Style(color="yellow", bold=True)
 DEFAULT_SIZE = (76, 20)  # content size for text read before the panel was ever drawn
-
-
-class Recent:
-    """The last ``size`` things made, by key (a small LRU cache).
-
-    Panels keep what they made from a slot here (its numbers' scale, its lines at a size
-    and cursor), keyed by *which* arrays they show (``id``) — safe because an entry holds
-    its slot, so its arrays live as long as the entry: an id in a key is never reused
-    while the entry is there. A recorded run's arrays are never changed in place."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, key):
-        item = self._items.get(key)
-        if item is not None:
-            self._items.move_to_end(key)
-        return item
-
-    def put(self, key, item) -> None:
-        self._items[key] = item
-        self._items.move_to_end(key)
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
 
 
 def slot_identity(slot: TensorSlot | None) -> tuple | None:
