@@ -71,6 +71,7 @@ class ArchMap(Widget):
         self._strips: dict[tuple, Strip] = {}
         self._styles: dict[str, Style] = {}
         self._start = 1  # the first line under the header, when they do not all fit
+        self._base: tuple | None = None  # (theme, the map's rich style)
 
     def build(self, timeline: Timeline) -> None:
         tree = timeline.scope_tree()
@@ -113,9 +114,15 @@ class ArchMap(Widget):
         if changed:
             self.refresh(*(Region(0, y, width, 1) for y in changed))
 
+    def _inner_size(self) -> tuple[int, int]:
+        """``content_size``, from the widget's own size (not its place on the screen)."""
+        width, height = self.outer_size
+        gutter = self.styles.gutter
+        return max(width - gutter.width, 0), max(height - gutter.height, 0)
+
     def _drawn(self) -> list[tuple]:
         """What each row of the box shows."""
-        width, height = self.content_size
+        width, height = self._inner_size()
         if self._window is None or self._window[0] != (width, height):
             self._window = ((width, height), [self._lines[k] if k is not None else MORE
                                               for k in self._shown_lines(height)])
@@ -167,6 +174,7 @@ class ArchMap(Widget):
         super().notify_style_update()
         self._strips.clear()
         self._styles.clear()
+        self._base = None
 
     def _shown_lines(self, height: int) -> list[int | None]:
         """The lines that fit in ``height`` rows, around the marker (None: ``⋮``)."""
@@ -190,9 +198,17 @@ class ArchMap(Widget):
             shown[-1] = None
         return shown
 
+    def _base_style(self) -> Style:
+        """The map's own style (worked out from the DOM once per theme and style change,
+        not once per line)."""
+        key = self.app.theme
+        if self._base is None or self._base[0] != key:
+            self._base = (key, self.rich_style)
+        return self._base[1]
+
     def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        base = self.rich_style
+        width = self._inner_size()[0]
+        base = self._base_style()
         drawn = self._drawn()
         if not 0 <= y < len(drawn) or width <= 0:
             return Strip.blank(max(width, 0), base)
