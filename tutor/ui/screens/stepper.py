@@ -25,7 +25,6 @@ from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.widgets.prepared_static import PreparedStatic
-from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
@@ -171,19 +170,25 @@ class StepperScreen(Screen):
         self._torch.show_parts(torch_text(frame.view), layout=False)
         self._publish_state()
         self.after_step()
-        self._generation += 1
-        self.call_after_refresh(self._prepare, self._generation, PREPARED_MOVES)
+        self._prepare_ahead()
 
     def _frame(self) -> StepFrame:
         """What the step at the timeline's cursor shows."""
         return step_frame(self.steps.view(), self.concealment(), self.selected,
                           self.has_class("compact"))
 
+    def on_screen_resume(self) -> None:  # back from help or a quiz: ahead again
+        if self.view is not None:
+            self._prepare_ahead()
+
+    def _prepare_ahead(self) -> None:
+        self._generation += 1  # what was being prepared for the step before is dropped
+        self.call_after_refresh(self._prepare, self._generation, PREPARED_MOVES)
+
     def _prepare(self, generation: int, moves: tuple[str, ...]) -> None:
-        """While the learner reads, draw the steps the likeliest keys go to (``n``, then
-        ``p``), one per idle moment, so that the key only swaps them in. Forgotten when
-        the step changes before they are done."""
-        if generation != self._generation or not self.is_attached or not moves:
+        """While the learner reads, draw the steps ``n`` and ``p`` go to, one per idle
+        moment: the key only swaps them in. Dropped if the step changes first."""
+        if generation != self._generation or not self.is_current or not moves:
             return
         timeline = self.session.timeline
         cursor = timeline.peek(getattr(timeline, moves[0]))
@@ -192,9 +197,8 @@ class StepperScreen(Screen):
                 frame = self._frame()
                 panels = self._grid.prepare(frame.slots, frame.columns, frame.small_rows,
                                             frame.index, frame.key)
-                panel = next((p for p in panels if p.slot.key == frame.key), None)
-                selection = (Selection(panel.slot, tuple(panel.cursor)) if panel is not None
-                             else Selection(None, frame.index))
+                selection = next((Selection(p.slot, tuple(p.cursor)) for p in panels
+                                  if p.slot.key == frame.key), Selection(None, frame.index))
                 self._card.prepare(*self._card_text(frame.view, selection, self.concealment()))
                 self._status.prepare(frame.view, self.session.title, self.status_extra())
                 self._torch.prepare_parts(torch_text(frame.view))
@@ -218,7 +222,7 @@ class StepperScreen(Screen):
     def selection(self) -> Selection:
         """The element the op card works through: what a tool acts on."""
         key, index = self.selected
-        panel = self._panel(key)
+        panel = self._grid.panel_for(key)
         if panel is None or panel.slot is None:
             return Selection(None, index)
         return Selection(panel.slot, tuple(panel.cursor))
@@ -232,9 +236,6 @@ class StepperScreen(Screen):
         worked = conceal.worked(WorkedLine.of(self.steps.worked(key, selection.index)))
         return (view, worked, self.card_sentence(), selection.index,
                 self.has_class("compact"), conceal)
-
-    def _panel(self, key: PanelKey | None) -> TensorPanel | None:
-        return self._grid.panel_for(key)
 
     # tools ------------------------------------------------------------------------
     async def _mount_tools(self) -> None:

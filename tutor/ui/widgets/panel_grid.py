@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tutor.ui.widgets.prepared_static import pre_render
 from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.views.recent import Recent
 from tutor.views.step import TensorSlot
@@ -294,6 +295,8 @@ class PanelGrid(Widget, can_focus=True):
             rows = self._draw(panels, where, selected, focused, base, styles)
             for f in filters:
                 rows = [row.apply_filter(f, background) for row in rows]
+            rows = [row.simplify() for row in rows]  # neighbours of one colour: one run
+            pre_render(rows, self.app.console)
             drawn = (rows, [p.slot for p in panels])  # the slots keep the key's ids alive
             self._drawn.put(key, drawn)
         else:  # the panels take the lines drawn then (and so where a click lands)

@@ -60,6 +60,7 @@ class PreparedStatic(Static):
         finally:
             self._drawing = None
             self._styles_cache.clear()
+        pre_render(frame, self.app.console)
         self._frames.put(key, frame)
 
     def _frame_key(self, text_key: tuple | None) -> tuple:
@@ -94,9 +95,18 @@ class PreparedStatic(Static):
         if frame is None:
             self._styles_cache.clear()
             frame = super().render_lines(size.region)
+            pre_render(frame, self.app.console)
             self._frames.put(key, frame)
         x1, x2 = crop.column_span
         lines = frame[crop.y:crop.bottom]
         if (x1, x2) != (0, size.width):
             lines = [line.crop(x1, x2) for line in lines]
         return lines
+
+
+def pre_render(strips: list[Strip], console) -> None:
+    """Write each line's terminal codes now (a Strip keeps them): the frame that shows
+    lines drawn ahead sends them as they are, without working them out on the key.
+    (Textual sends a widget's line as it is when nothing overlaps it, as here.)"""
+    for strip in strips:
+        strip.render(console)
