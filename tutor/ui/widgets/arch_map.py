@@ -72,8 +72,10 @@ class ArchMap(Widget):
         self._styles: dict[str, Style] = {}
         self._start = 1  # the first line under the header, when they do not all fit
         self._base: tuple | None = None  # (theme, the map's rich style)
+        self._made: dict[tuple, tuple] = {}  # (where, phase) → (lines, marked): a run's map
 
     def build(self, timeline: Timeline) -> None:
+        self._made = {}
         tree = timeline.scope_tree()
         forward = next((c for c in tree.children if c.label == "forward"), None)
         self._blocks = forward.children if forward is not None else []
@@ -86,7 +88,14 @@ class ArchMap(Widget):
     def show(self, timeline: Timeline) -> None:
         step = timeline.step
         where = tuple(UPDATE_ALIASES.get(p, p) for p in step.path[1:])
-        phase = step.phase
+        made = self._made.get((where, step.phase))
+        if made is None:
+            made = self._made[(where, step.phase)] = self._map_lines(where, step.phase)
+        self._show_lines(*made)
+
+    def _map_lines(self, where: tuple, phase: str) -> tuple[list[tuple], int, str]:
+        """The map's lines with the cursor at ``where`` in ``phase``, which is marked, and
+        the text they show."""
         lines: list[tuple] = [HEADER[phase]]
         arrow = "↓" if phase == "forward" else "↑"
         rows = self.rows(where)
@@ -98,12 +107,16 @@ class ArchMap(Widget):
             lines.append(((("▶ " if here else "  ") + "  " * indent, "yellow"), (label, style)))
             if indent == 0 and i + 1 < len(rows) and rows[i + 1][0] == 0:
                 lines.append(((f"  {arrow}", "dim"),))
-        if lines == self._lines:
+        plain = "\n".join("".join(text for text, _ in line) for line in lines) + "\n"
+        return lines, marked, plain
+
+    def _show_lines(self, lines: list[tuple], marked: int, plain: str) -> None:
+        if lines is self._lines or lines == self._lines:
             return
-        width, shown = self.content_size
+        width, shown = self._inner_size()
         before, drawn = len(self._lines), self._drawn()
         self._lines, self._marked, self._window = lines, marked, None
-        self.plain = "\n".join("".join(text for text, _ in line) for line in lines) + "\n"
+        self.plain = plain
         # a new height needs a layout pass, unless the map is cut at its cap and still is
         clipped = 0 < shown < before and shown <= len(lines)
         if len(lines) != before and not clipped:
