@@ -258,7 +258,7 @@ class PanelGrid(Widget, can_focus=True):
         Textual's styles: the grid has no border or padding of its own, and a frame that
         only swaps in rows prepared before the key must not pay to restyle them."""
         rows = self._current_rows()
-        width = len(rows[0]) if rows else 0
+        width = self.outer_size.width
         blank = Strip.blank(width)
         lines = [rows[y] if y < len(rows) else blank for y in crop.line_range]
         if crop.column_span != (0, width):
