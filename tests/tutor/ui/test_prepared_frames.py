@@ -149,3 +149,40 @@ def test_n_finds_its_step_drawn_before_the_key():
                 results.append((id(grid._rows) in kept_rows, id(frame) in kept_cards))
             return results
     assert asyncio.run(main()) == [(True, True)] * 4
+
+
+def test_after_a_resize_or_a_new_theme_nothing_drawn_before_is_shown():
+    """Lines kept from before a resize (the card loses its border at 80×24) or a theme
+    change (every colour changes) must not come back."""
+    async def main():
+        app = TutorApp(lambda: StepperScreen(explore()))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            steps = [("n",), ("resize", 80, 24), ("n",), ("p",), ("theme", "textual-light"),
+                     ("n",), ("p",), ("resize", 120, 40), ("n",), ("theme", "textual-dark"),
+                     ("p",), ("n",)]
+            for step in steps:
+                if step[0] == "resize":
+                    await pilot.resize_terminal(*step[1:])
+                elif step[0] == "theme":
+                    app.theme = step[1]
+                else:
+                    await pilot.press(step[0])
+                await pilot.pause()
+                await pilot.pause()
+                same_afresh(app.screen)
+            return len(steps)
+    assert asyncio.run(main()) == 12
+
+
+def test_text_given_to_a_text_widget_directly_is_drawn_as_given():
+    """``update`` (not ``show_parts``) leaves the kept lines: what it was given shows."""
+    async def main():
+        app = TutorApp(lambda: StepperScreen(explore()))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            torch = app.screen.query_one("#torch", PreparedStatic)
+            torch.update("a line given directly")
+            await pilot.pause()
+            return "".join(s.text for s in torch.render_lines(torch.outer_size.region)[0])
+    assert "a line given directly" in asyncio.run(main())
