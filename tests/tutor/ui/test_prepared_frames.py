@@ -138,8 +138,12 @@ def test_n_finds_its_step_drawn_before_the_key():
             await pilot.pause()
             results = []
             for _ in range(4):
-                await pilot.pause()  # the learner reads: the next step is drawn meanwhile
                 screen = app.screen
+                for _ in range(200):  # the learner reads: the next step is drawn meanwhile
+                    if screen.ahead.done:
+                        break
+                    await pilot.pause(0.01)
+                assert screen.ahead.done
                 grid, card = screen.query_one(PanelGrid), screen.query_one(OpCard)
                 kept_rows = {id(rows) for rows, _ in grid._drawn._items.values()}
                 kept_cards = {id(frame) for frame in card._frames._items.values()}

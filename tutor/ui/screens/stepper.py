@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from typing import Iterator
 
 from textual import on
 from textual.app import ComposeResult
@@ -29,6 +30,8 @@ from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.timeline_tree import TimelineTree
 from tutor.views.session import Session
 from tutor.views.secret import NOTHING, Concealment, WorkedLine
+from engine.timeline import Cursor, Timeline
+from tutor.ui.screens.step_ahead import DrawAhead
 from tutor.ui.screens.step_frame import MAX_PANELS, StepFrame, StepMemo, step_frame
 from tutor.views.step import PanelKey, StepView
 
@@ -36,7 +39,6 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
 TOOLS = (DecodeTool, TwinTool, ExerciseTool, NudgeTool, DescentTool)  # exercise e before nudge e
-PREPARED_MOVES = ("next", "previous")  # the timeline's moves whose steps are drawn ahead
 
 
 def _step_commands():
@@ -85,7 +87,7 @@ class StepperScreen(Screen):
         self.selected: tuple[PanelKey | None, tuple] = (None, ())
         self.view: StepView | None = None
         self._tree_timer = None
-        self._generation = 0  # of the step shown: what was prepared for another is dropped
+        self.ahead = DrawAhead(self)  # the steps the next keys go to, drawn while one reads
         self.steps = StepMemo(session.timeline)
         self.tool_area = ToolArea(id="tools")
 
@@ -170,7 +172,7 @@ class StepperScreen(Screen):
         self._torch.show_parts(torch_text(frame.view), layout=False)
         self._publish_state()
         self.after_step()
-        self._prepare_ahead()
+        self.ahead.start()
 
     def _frame(self) -> StepFrame:
         """What the step at the timeline's cursor shows."""
@@ -179,31 +181,30 @@ class StepperScreen(Screen):
 
     def on_screen_resume(self) -> None:  # back from help or a quiz: ahead again
         if self.view is not None:
-            self._prepare_ahead()
+            self.ahead.start()
 
-    def _prepare_ahead(self) -> None:
-        self._generation += 1  # what was being prepared for the step before is dropped
-        self.call_after_refresh(self._prepare, self._generation, PREPARED_MOVES)
+    @property
+    def timeline(self) -> Timeline:
+        return self.session.timeline
 
-    def _prepare(self, generation: int, moves: tuple[str, ...]) -> None:
-        """While the learner reads, draw the steps ``n`` and ``p`` go to, one per idle
-        moment: the key only swaps them in. Dropped if the step changes first."""
-        if generation != self._generation or not self.is_current or not moves:
-            return
+    def draw_step(self, cursor: Cursor) -> Iterator[bool]:
+        """The step at ``cursor`` drawn off screen, a piece at a time (``DrawAhead``). The
+        timeline stands at ``cursor`` only within a piece: between pieces a key may move it."""
         timeline = self.session.timeline
-        cursor = timeline.peek(getattr(timeline, moves[0]))
-        if cursor is not None:
-            with timeline.standing_at(cursor):
-                frame = self._frame()
-                panels = self._grid.prepare(frame.slots, frame.columns, frame.small_rows,
-                                            frame.index, frame.key)
-                selection = next((Selection(p.slot, tuple(p.cursor)) for p in panels
-                                  if p.slot.key == frame.key), Selection(None, frame.index))
-                self._card.prepare(*self._card_text(frame.view, selection, self.concealment()))
-                self._status.prepare(frame.view, self.session.title, self.status_extra())
-                self._torch.prepare_parts(torch_text(frame.view))
-        if moves[1:]:
-            self.call_after_refresh(self._prepare, generation, moves[1:])
+        with timeline.standing_at(cursor):
+            frame, conceal = self._frame(), self.concealment()
+            self._status.prepare(frame.view, self.session.title, self.status_extra())
+        self._torch.prepare_parts(torch_text(frame.view))
+        grid = self._grid.prepare(frame.slots, frame.columns, frame.small_rows, frame.index,
+                                  frame.key)
+        selection = next((Selection(p.slot, tuple(p.cursor)) for p in next(grid)
+                          if p.slot.key == frame.key), Selection(None, frame.index))
+        with timeline.standing_at(cursor):
+            card = self._card_text(frame.view, selection, conceal)
+        self._card.prepare(*card)
+        yield True
+        for _ in grid:
+            yield True
 
     def _publish_state(self) -> None:
         """What the tools follow (they are bound to ``state``)."""

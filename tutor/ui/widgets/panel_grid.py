@@ -12,7 +12,7 @@ Tab moves between the panels (then on to the next widget), arrows move the cell,
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -139,19 +139,28 @@ class PanelGrid(Widget, can_focus=True):
         self.select(selected_key)
 
     def prepare(self, slots: list[TensorSlot], columns: int, small_rows: list[bool],
-                cursor: tuple, selected_key) -> list[TensorPanel]:
+                cursor: tuple, selected_key) -> Iterator[list[TensorPanel]]:
         """Draw, off screen, what ``show`` with these arguments will show: the step a key
         is likely to go to is drawn while the learner reads, and the key only swaps it in.
-        (Drawn with the grid's focus and size as they are now; if they change, the key
-        draws as before.)"""
+        A generator of the panels, drawn one more at each step (a key pressed meanwhile
+        waits for one panel, not a grid). Drawn at the grid's focus and size then; if
+        they change, the key draws as before."""
         panels = [TensorPanel(self._built) for _ in slots]
         for panel, slot in zip(panels, slots):
             panel.show(slot, cursor)
-        if self.size.area:
-            selected = next((p for p in panels if p.slot.key == selected_key), None)
-            active = min(self.active, max(len(panels) - 1, 0))
-            self._rows_of(panels, columns, small_rows, selected, active)
-        return panels
+        yield panels
+        width, height = self.outer_size
+        if not width or not height:
+            return
+        active = min(self.active, max(len(panels) - 1, 0))
+        focused = active if self.has_focus else -1
+        for k, box in enumerate(boxes(width, height, len(panels), columns, small_rows)):
+            if box.width >= 4 and box.height >= 2:
+                panels[k].lines(*_inner(box), k == focused, self.rich_style)
+                yield panels
+        selected = next((p for p in panels if p.slot.key == selected_key), None)
+        self._rows_of(panels, columns, small_rows, selected, active)
+        yield panels
 
     def panel_for(self, key) -> TensorPanel | None:
         return next((p for p in self.shown if p.slot.key == key), None)
