@@ -194,6 +194,7 @@ class StepperScreen(Screen):
         with timeline.standing_at(cursor):
             frame, conceal = self._frame(), self.concealment()
             self._status.prepare(frame.view, self.session.title, self.status_extra())
+            self._map.prepare(timeline)
         self._torch.prepare_parts(torch_text(frame.view))
         grid = self._grid.prepare(frame.slots, frame.columns, frame.small_rows, frame.index,
                                   frame.key)

@@ -9,6 +9,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from engine.timeline import ScopeNode, Timeline
+from tutor.ui.widgets.prepared_static import pre_render
+from tutor.views.recent import Recent
 
 
 LABELS = {
@@ -73,6 +75,7 @@ class ArchMap(Widget):
         self._start = 1  # the first line under the header, when they do not all fit
         self._base: tuple | None = None  # (theme, the map's rich style)
         self._made: dict[tuple, tuple] = {}  # (where, phase) → (lines, marked): a run's map
+        self._frames = Recent(12)  # what the box shows → its lines, as drawn
 
     def build(self, timeline: Timeline) -> None:
         self._made = {}
@@ -86,12 +89,29 @@ class ArchMap(Widget):
         self._modules = set(getattr(timeline.tape, "modules", ())) | {("loss",)}
 
     def show(self, timeline: Timeline) -> None:
+        self._show_lines(*self._made_at(timeline))
+
+    def prepare(self, timeline: Timeline) -> None:
+        """Draw, off screen and at the map's size now, what ``show(timeline)`` will show
+        (the map of the step a key is likely to go to, drawn while the learner reads)."""
+        if not self.outer_size.area:
+            return
+        lines, marked, _ = self._made_at(timeline)
+        shown = self._lines, self._marked, self._window, self._start
+        self._lines, self._marked, self._window = lines, marked, None
+        try:
+            self.render_lines(self.outer_size.region)
+        finally:
+            self._lines, self._marked, self._window, self._start = shown
+            self._styles_cache.clear()
+
+    def _made_at(self, timeline: Timeline) -> tuple[list[tuple], int, str]:
         step = timeline.step
         where = tuple(UPDATE_ALIASES.get(p, p) for p in step.path[1:])
         made = self._made.get((where, step.phase))
         if made is None:
             made = self._made[(where, step.phase)] = self._map_lines(where, step.phase)
-        self._show_lines(*made)
+        return made
 
     def _map_lines(self, where: tuple, phase: str) -> tuple[list[tuple], int, str]:
         """The map's lines with the cursor at ``where`` in ``phase``, which is marked, and
@@ -188,6 +208,23 @@ class ArchMap(Widget):
         self._strips.clear()
         self._styles.clear()
         self._base = None
+        self._frames = Recent(12)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The map's lines, kept by what they show: a map drawn ahead (``prepare``) or
+        shown before is handed over as drawn, not styled again line by line."""
+        size = self.outer_size
+        key = (tuple(self._drawn()), size, self.app.theme, self.app.ansi_color)
+        frame = self._frames.get(key)
+        if frame is None:
+            self._styles_cache.clear()
+            frame = super().render_lines(size.region)
+            pre_render(frame, self.app.console)
+            self._frames.put(key, frame)
+        lines = frame[crop.y:crop.bottom]
+        if crop.column_span != (0, size.width):
+            lines = [line.crop(crop.x, crop.right) for line in lines]
+        return lines
 
     def _shown_lines(self, height: int) -> list[int | None]:
         """The lines that fit in ``height`` rows, around the marker (None: ``⋮``)."""

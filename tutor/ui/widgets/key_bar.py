@@ -15,8 +15,10 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
+from tutor.ui.widgets.kept_lines import KeptLines
 
-class KeyBar(Widget, can_focus=False):
+
+class KeyBar(KeptLines, Widget, can_focus=False):
     COMPONENT_CLASSES = {"key-bar--key", "key-bar--description"}
     DEFAULT_CSS = """
     KeyBar {

@@ -16,6 +16,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tutor.ui.widgets.kept_lines import KeptLines
+
 MORE = "↓ more (PgDn)"
 ABOVE = "↑ more above (PgUp)"
 
@@ -35,7 +37,7 @@ class ProseMarkdown(Markdown):
     elements = {**Markdown.elements, "heading_open": LeftHeading}
 
 
-class LessonProse(ScrollView, can_focus=True):
+class LessonProse(KeptLines, ScrollView, can_focus=True):
     """Tab reaches it; ↑ ↓ PgUp PgDn Home End scroll it (ScrollView's keys)."""
 
     # the scrollbar's column is kept whether or not it shows, so the text's width (and

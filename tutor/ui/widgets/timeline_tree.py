@@ -19,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.timeline import ScopeNode, Timeline
+from tutor.ui.widgets.kept_lines import KeptLines
 
 PHASE_STYLE = {"forward": "cyan", "backward": "magenta", "update": "green"}
 OPEN, CLOSED = "▼ ", "▶ "
@@ -32,7 +33,7 @@ class TreeLine:
     guides: str
 
 
-class TimelineTree(ScrollView, can_focus=False):
+class TimelineTree(KeptLines, ScrollView, can_focus=False):
     """Collapsible, clickable; clicking an op jumps the stepper to it, clicking a scope
     opens or closes it. It never takes the keyboard: the keys step the cursor (and `g`
     finds a step by name)."""
