@@ -9,7 +9,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from engine.timeline import ScopeNode, Timeline
-from tutor.ui.widgets.prepared_static import pre_render
+from tutor.ui.widgets.kept_lines import kept_frame
 from tutor.views.recent import Recent
 
 
@@ -213,18 +213,8 @@ class ArchMap(Widget):
     def render_lines(self, crop: Region) -> list[Strip]:
         """The map's lines, kept by what they show: a map drawn ahead (``prepare``) or
         shown before is handed over as drawn, not styled again line by line."""
-        size = self.outer_size
-        key = (tuple(self._drawn()), size, self.app.theme, self.app.ansi_color)
-        frame = self._frames.get(key)
-        if frame is None:
-            self._styles_cache.clear()
-            frame = super().render_lines(size.region)
-            pre_render(frame, self.app.console)
-            self._frames.put(key, frame)
-        lines = frame[crop.y:crop.bottom]
-        if crop.column_span != (0, size.width):
-            lines = [line.crop(crop.x, crop.right) for line in lines]
-        return lines
+        key = (tuple(self._drawn()), self.outer_size, self.app.theme, self.app.ansi_color)
+        return kept_frame(self, self._frames, key, crop)
 
     def _shown_lines(self, height: int) -> list[int | None]:
         """The lines that fit in ``height`` rows, around the marker (None: ``⋮``)."""

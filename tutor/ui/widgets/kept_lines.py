@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
+
+from tutor.views.recent import Recent
 
 
 class KeptLines:
@@ -32,7 +35,34 @@ class KeptLines:
         key = (size, self.app.theme, self.app.ansi_color)
         if self._kept is None or self._kept[0] != key:
             self._kept = (key, super().render_lines(size.region))
-        lines = self._kept[1][crop.y:crop.bottom]
-        if crop.column_span != (0, size.width):
-            lines = [line.crop(crop.x, crop.right) for line in lines]
-        return lines
+        return cropped(self._kept[1], crop, size.width)
+
+
+def kept_frame(widget: Widget, frames: Recent, key: tuple, crop: Region) -> list[Strip]:
+    """``crop`` of the widget's lines kept in ``frames`` under ``key`` (what they show, the
+    widget's size and style); when missing, drawn by Textual — styles, border, padding —
+    with their terminal codes written at once (``pre_render``)."""
+    size = widget.outer_size
+    frame = frames.get(key)
+    if frame is None:
+        widget._styles_cache.clear()  # lines it kept were for what it showed before
+        frame = Widget.render_lines(widget, size.region)
+        pre_render(frame, widget.app.console)
+        frames.put(key, frame)
+    return cropped(frame, crop, size.width)
+
+
+def cropped(lines: list[Strip], crop: Region, width: int) -> list[Strip]:
+    """The part ``crop`` asks for of a widget's lines (``width`` cells wide)."""
+    lines = lines[crop.y:crop.bottom]
+    if crop.column_span != (0, width):
+        lines = [line.crop(crop.x, crop.right) for line in lines]
+    return lines
+
+
+def pre_render(strips: list[Strip], console) -> None:
+    """Write each line's terminal codes now (a Strip keeps them): the frame that shows
+    lines drawn ahead sends them as they are, without working them out on the key.
+    (Textual sends a widget's line as it is when nothing overlaps it, as here.)"""
+    for strip in strips:
+        strip.render(console)

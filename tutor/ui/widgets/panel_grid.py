@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.ui.widgets.prepared_static import pre_render
+from tutor.ui.widgets.kept_lines import cropped, pre_render
 from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.views.recent import Recent
 from tutor.views.step import TensorSlot
@@ -268,11 +268,9 @@ class PanelGrid(Widget, can_focus=True):
         only swaps in rows prepared before the key must not pay to restyle them."""
         rows = self._current_rows()
         width = self.outer_size.width
-        blank = Strip.blank(width)
-        lines = [rows[y] if y < len(rows) else blank for y in crop.line_range]
-        if crop.column_span != (0, width):
-            lines = [line.crop(crop.x, crop.right) for line in lines]
-        return lines
+        if len(rows) < crop.bottom:
+            rows = rows + [Strip.blank(width)] * (crop.bottom - len(rows))
+        return cropped(rows, crop, width)
 
     def render_line(self, y: int) -> Strip:
         rows = self._current_rows()

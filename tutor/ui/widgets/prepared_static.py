@@ -14,6 +14,7 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widgets import Static
 
+from tutor.ui.widgets.kept_lines import kept_frame
 from tutor.ui.widgets.parts import Parts, update_static
 from tutor.views.recent import Recent
 
@@ -56,12 +57,10 @@ class PreparedStatic(Static):
                                          self.visual_style)
         self._styles_cache.clear()
         try:
-            frame = super().render_lines(self.outer_size.region)
+            kept_frame(self, self._frames, key, self.outer_size.region)
         finally:
             self._drawing = None
             self._styles_cache.clear()
-        pre_render(frame, self.app.console)
-        self._frames.put(key, frame)
 
     def _frame_key(self, text_key: tuple | None) -> tuple:
         """What the finished lines depend on: the text, the widget's size, its styles
@@ -87,26 +86,7 @@ class PreparedStatic(Static):
         return super().render_line(y)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        size = self.outer_size
-        if self._text_key is None or not size.area or self.text_selection:
+        if self._text_key is None or not self.outer_size.area or self.text_selection:
             return super().render_lines(crop)
-        key = self._frame_key(self._text_key)
-        frame = self._frames.get(key)
-        if frame is None:
-            self._styles_cache.clear()
-            frame = super().render_lines(size.region)
-            pre_render(frame, self.app.console)
-            self._frames.put(key, frame)
-        x1, x2 = crop.column_span
-        lines = frame[crop.y:crop.bottom]
-        if (x1, x2) != (0, size.width):
-            lines = [line.crop(x1, x2) for line in lines]
-        return lines
+        return kept_frame(self, self._frames, self._frame_key(self._text_key), crop)
 
-
-def pre_render(strips: list[Strip], console) -> None:
-    """Write each line's terminal codes now (a Strip keeps them): the frame that shows
-    lines drawn ahead sends them as they are, without working them out on the key.
-    (Textual sends a widget's line as it is when nothing overlaps it, as here.)"""
-    for strip in strips:
-        strip.render(console)
