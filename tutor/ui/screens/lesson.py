@@ -12,7 +12,8 @@ from tutor.lessons.run import LessonRun
 from tutor.lessons.live import StepContext, render
 from tutor.storage.progress import ProgressStore, step_key
 from tutor.lessons.quiz import QuizSession, secret_of
-from tutor.views.secret import NOTHING, Concealment
+from tutor.views.recent import Recent
+from tutor.views.secret import Concealment
 from tutor.views.session import Session
 from tutor.ui.screens.quiz import QuizScreen
 from tutor.ui.screens.stepper import StepperScreen
@@ -55,7 +56,8 @@ class LessonScreen(StepperScreen):
         self._asked_at: int | None = None
         self._open_quiz: str | None = None  # the id of the quiz on screen
         self._finished: dict[str, QuizSession] = {}  # answered in this sitting (for notes)
-        self._concealed: tuple = (None, NOTHING)  # (position and quiz ids, their secrets)
+        # (position, quiz ids) → their secrets: the step shown and those drawn ahead
+        self._concealed = Recent(4)
         self.exercise_steps = exercises_at(self.lesson.id, run.timeline)  # step → exercises
         run.timeline.bookmarks |= set(self.exercise_steps)  # c stops at them too
 
@@ -109,7 +111,8 @@ class LessonScreen(StepperScreen):
         asked = tuple(q for q in self.placements.quizzes_at.get(position, [])
                       if not self.results.get(q.id) or q.id == self._open_quiz)
         key = (position, tuple(q.id for q in asked))
-        if self._concealed[0] != key:
+        found = self._concealed.get(key)
+        if found is None:
             secrets = []
             for quiz in asked:
                 try:
@@ -117,8 +120,9 @@ class LessonScreen(StepperScreen):
                 except ExpressionError:
                     continue  # a quiz that cannot be set is skipped when it opens
                 secrets.append(secret_of(session))
-            self._concealed = (key, Concealment(tuple(secrets)))
-        return self._concealed[1]
+            found = Concealment(tuple(secrets))
+            self._concealed.put(key, found)
+        return found
 
     def after_step(self) -> None:
         # the step's numbers first, the prose in the frame after (~2 ms to fill in its
