@@ -60,6 +60,33 @@ def cropped(lines: list[Strip], crop: Region, width: int) -> list[Strip]:
     return lines
 
 
+def changed_rows(before: list[Strip] | None, after: list[Strip]) -> list[Region] | None:
+    """The rows of a widget where ``after`` differs from ``before``, as full-width regions
+    (a run of rows one region); None when they cannot be compared (nothing before, another
+    height or width): then the whole widget is redrawn.
+
+    A step changes most of the screen, but not every row of it: a box's edges, a formula
+    two steps share, a grid's unchanged panels. A frame redraws only the rows given, so
+    Textual cuts fewer lines and the terminal is sent fewer bytes.
+    """
+    if before is None or len(before) != len(after) or not after:
+        return None
+    width = after[0].cell_length
+    if before[0].cell_length != width:
+        return None
+    regions: list[Region] = []
+    start = None
+    for y, (old, new) in enumerate(zip(before, after)):
+        if old is not new and old != new:
+            start = y if start is None else start
+        elif start is not None:
+            regions.append(Region(0, start, width, y - start))
+            start = None
+    if start is not None:
+        regions.append(Region(0, start, width, len(after) - start))
+    return regions
+
+
 def pre_render(strips: list[Strip], console) -> None:
     """Write each line's terminal codes now (a Strip keeps them): the frame that shows
     lines drawn ahead sends them as they are, without working them out on the key.

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tutor.ui.widgets.kept_lines import cropped, pre_render
+from tutor.ui.widgets.kept_lines import changed_rows, cropped, pre_render
 from tutor.ui.widgets.tensor_panel import TensorPanel
 from tutor.views.recent import Recent
 from tutor.views.step import TensorSlot
@@ -167,7 +167,7 @@ class PanelGrid(Widget, can_focus=True):
 
     def select(self, key) -> None:
         self.selected = self.panel_for(key)
-        self.refresh()
+        self.redraw()
 
     def box_of(self, panel: TensorPanel) -> Box | None:
         """Where ``panel`` is drawn, in the widget's coordinates (for clicks in tests)."""
@@ -179,7 +179,7 @@ class PanelGrid(Widget, can_focus=True):
     def _choose(self, panel: TensorPanel, index: tuple) -> None:
         self._chosen = True  # while the grid has focus
         panel.set_cursor(index)
-        self.refresh()
+        self.redraw()
         self.post_message(self.CellSelected(panel, panel.cursor))
 
     def action_move(self, drow: int, dcol: int) -> None:
@@ -230,7 +230,7 @@ class PanelGrid(Widget, can_focus=True):
 
     def on_blur(self) -> None:
         self.active, self._chosen = 0, False  # the next Tab in starts at the first panel
-        self.refresh()
+        self.redraw()
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -252,6 +252,18 @@ class PanelGrid(Widget, can_focus=True):
     def refresh(self, *args, **kwargs):
         self._rows = None
         return super().refresh(*args, **kwargs)
+
+    def redraw(self) -> None:
+        """Refresh the rows that change, drawn now (a grid drawn ahead is a lookup): a
+        step that keeps a panel, or a box's edge, does not send its rows again. All of
+        them when the rows before cannot be compared (first drawn, resized)."""
+        before = self._rows if self._rows_size == self.outer_size else None
+        self._rows = None
+        regions = None if before is None else changed_rows(before, self._current_rows())
+        if regions is None:
+            super().refresh()
+        elif regions:
+            super().refresh(*regions)
 
     def _layout(self) -> None:
         width, height = self.outer_size

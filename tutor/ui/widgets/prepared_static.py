@@ -14,7 +14,7 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widgets import Static
 
-from tutor.ui.widgets.kept_lines import kept_frame
+from tutor.ui.widgets.kept_lines import changed_rows, kept_frame
 from tutor.ui.widgets.parts import Parts, update_static
 from tutor.views.recent import Recent
 
@@ -29,12 +29,15 @@ class PreparedStatic(Static):
         self._contents = Recent(8)  # text → its Content
         self._drawing: list[Strip] | None = None  # content lines of a text being prepared
         self._showing: tuple | None = None  # the Parts ``update`` is being given
+        self._before: list[Strip] | None = None  # the lines shown before that update
         self._style_epoch = 0
 
     def show_parts(self, parts: Parts, *, layout: bool | None = None) -> None:
         """Show ``parts``; a layout pass only if its height changes (``update_static``)
         unless ``layout`` says."""
         self._showing = parts.key
+        if self._text_key is not None and not self.text_selection:
+            self._before = self._frames.get(self._frame_key(self._text_key))
         if layout is None:
             update_static(self, self._content_of(parts))
         else:
@@ -76,7 +79,30 @@ class PreparedStatic(Static):
     def update(self, content="", *, layout: bool = True) -> None:
         # text not given by ``show_parts`` is drawn as by a plain Static
         self._text_key, self._showing = self._showing, None
-        super().update(content, layout=layout)
+        try:
+            super().update(content, layout=layout)
+        finally:
+            self._before = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False):
+        """A text drawn ahead, at the size it is shown, replacing one drawn the same way:
+        only the rows that differ are redrawn (``changed_rows``), the edges of the box and
+        what two steps share are not sent again."""
+        before, self._before = self._before, None
+        after = None
+        if (before is not None and not regions and repaint and not layout and not recompose
+                and self._text_key is not None):
+            after = self._frames.get(self._frame_key(self._text_key))
+        changed = None if after is None else changed_rows(before, after)
+        if changed is None:
+            return super().refresh(*regions, repaint=repaint, layout=layout,
+                                   recompose=recompose)
+        if not changed:
+            return self  # the same lines: nothing to send
+        # regions are given in the content's coordinates, the rows in the widget's
+        offset = self.content_offset
+        return super().refresh(*(region.translate(-offset) for region in changed))
 
     def render_line(self, y: int) -> Strip:
         if self._drawing is not None:
