@@ -55,3 +55,36 @@ def test_the_map_window_moves_only_when_the_marker_would_leave_it():
         assert far != first and any(line.startswith("linear → logits") for line in far)
 
     drive(script)
+
+
+def test_a_map_hidden_at_80x24_shows_the_step_it_comes_back_at():
+    """At 80×24 the map is hidden and not worked out on each key; brought back (``a``, or
+    a wider terminal), it marks the block of the step shown then, not of the last it saw."""
+    from tutor.ui.widgets.arch_map import ArchMap, label_for
+
+    async def script(pilot, screen, timeline):
+        arch = screen.query_one(ArchMap)
+
+        async def marked_after(*keys, wider=False):
+            for key in keys:
+                await pilot.press(key)
+            if wider:
+                await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            await pilot.pause()
+            lines = [arch.render_line(y).text for y in range(arch.content_size[1])]
+            path = timeline.step.path[1:]
+            blocks = [label_for(path[:k]) for k in range(1, len(path) + 1)]
+            return [line.strip(" ▶") for line in lines if line.startswith("▶")], blocks
+
+        steps = ["n"] * 30  # into the encoder's first layer, past its self-attention
+        seen = [await marked_after(*steps, "a")]  # shown again by its key
+        seen.append(await marked_after("a", *steps))  # hidden again: nothing marked
+        seen.append(await marked_after(*steps, wider=True))  # shown by a wider terminal
+        return seen
+
+    (first, blocks_1), (hidden, _), (wider, blocks_3) = drive(script, size=(80, 24))
+    assert len(first) == 1 and first[0] in blocks_1  # the block the cursor is in now
+    assert len(wider) == 1 and wider[0] in blocks_3
+    assert hidden == []
+    assert blocks_1 != blocks_3  # (the two were at different steps)

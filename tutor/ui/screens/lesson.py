@@ -293,6 +293,9 @@ class LessonScreen(StepperScreen):
     def action_toggle_prose(self) -> None:
         self.toggle_class("show-map")
 
+    def map_in_view(self) -> bool:
+        return not self.has_class("compact")  # at 80×24 the prose has the map's place
+
     def action_lessons(self) -> None:
         """Esc: back to the lesson list when the lesson was opened from it."""
         if not self.is_current:

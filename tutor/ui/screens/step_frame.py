@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from engine.timeline import Timeline
+from tutor.ui.widgets.parts import Parts
 from tutor.views.secret import Concealment
 from tutor.views.recent import Recent
 from tutor.views.step import PanelKey, Role, StepView, TensorSlot, build_view, worked_element
@@ -78,3 +79,8 @@ def small_rows(slots: list[TensorSlot], columns: int) -> list[bool]:
     """Rows of vectors and numbers need 3–4 lines; rows holding a matrix share the rest."""
     return [all(s.value is not None and s.value.ndim <= 1 for s in slots[start:start + columns])
             for start in range(0, len(slots), columns)] or [False]
+
+
+def torch_text(view: StepView) -> Parts:
+    """The step as one line of PyTorch."""
+    return Parts().add("torch  ", "dim").add(view.torch_line)

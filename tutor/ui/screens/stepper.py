@@ -24,7 +24,6 @@ from tutor.ui.widgets.key_bar import KeyBar
 from tutor.ui.widgets.layout import Column, Row
 from tutor.ui.widgets.op_card import OpCard
 from tutor.ui.widgets.panel_grid import PanelGrid
-from tutor.ui.widgets.parts import Parts
 from tutor.ui.widgets.prepared_static import PreparedStatic
 from tutor.ui.widgets.status_bar import StatusBar
 from tutor.ui.widgets.timeline_tree import TimelineTree
@@ -32,7 +31,8 @@ from tutor.views.session import Session
 from tutor.views.secret import NOTHING, Concealment, WorkedLine
 from engine.timeline import Cursor, Timeline
 from tutor.ui.screens.step_ahead import DrawAhead
-from tutor.ui.screens.step_frame import MAX_PANELS, StepFrame, StepMemo, step_frame
+from tutor.ui.screens.step_frame import (MAX_PANELS, StepFrame, StepMemo, step_frame,
+                                         torch_text)
 from tutor.views.step import PanelKey, StepView
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
@@ -164,7 +164,8 @@ class StepperScreen(Screen):
         self._grid.show(frame.slots, frame.columns, frame.small_rows, frame.index, frame.key)
         self._refresh_card()
         self._status.show(frame.view, self.session.title, self.status_extra())
-        self._map.show(timeline)
+        if self.map_in_view():
+            self._map.show(timeline)
         # the tree follows a moment later, so a held-down key is not slowed by it
         if self._tree_timer is not None:
             self._tree_timer.stop()
@@ -276,15 +277,8 @@ class StepperScreen(Screen):
             self.with_tools(self._run_tool, tool_id, action)
 
     async def _run_tool(self, tool_id: str, action: str) -> None:
-        tool = self._tool(tool_id)
-        if tool is None or not self.in_use:  # the screen closed while the key waited
-            return
-        found = self.tool_area.for_key(tool, action)
-        if found is None:
-            self.app.bell()
-            return
-        tool, action = found
-        await tool.run_action(action)
+        if self.in_use and not await self.tool_area.run_key(tool_id, action):
+            self.app.bell()  # (not in use: the screen closed while the key waited)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No key acts before the screen has drawn its first step; a key two tools share
@@ -420,6 +414,13 @@ class StepperScreen(Screen):
 
     def action_toggle_map(self) -> None:
         self.toggle_class("show-map")
+        if self.map_in_view():
+            self._map.show(self.session.timeline)
+
+    def map_in_view(self) -> bool:
+        """Is the map on screen (stepper.tcss)? At 80×24 only when asked for (a hidden
+        map is worked out when it comes back, not on every key)."""
+        return not self.has_class("compact") or self.has_class("show-map")
 
     def action_help(self) -> None:
         from tutor.ui.screens.help import HelpScreen
@@ -443,7 +444,3 @@ class StepperScreen(Screen):
     def _step_chosen(self, event: TimelineTree.StepChosen) -> None:
         self.go_to(event.position)
 
-
-def torch_text(view: StepView) -> Parts:
-    """The step as one line of PyTorch."""
-    return Parts().add("torch  ", "dim").add(view.torch_line)

@@ -187,6 +187,16 @@ class ToolArea(Vertical):
                     return other, binding.action
         return None
 
+    async def run_key(self, tool_id: str, action: str) -> bool:
+        """Run a tool's key (``action`` of the tool ``tool_id``) by the tool it applies to
+        (``for_key``); False when none does."""
+        tool = next((t for t in self.query_children(Tool) if t.id == tool_id), None)
+        found = None if tool is None else self.for_key(tool, action)
+        if found is None:
+            return False
+        await found[0].run_action(found[1])
+        return True
+
     def on_tool_opened(self, event: Tool.Opened) -> None:
         for tool in self.query_children(Tool):
             if tool is not event.tool:
