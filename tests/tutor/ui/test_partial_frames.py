@@ -4,7 +4,8 @@ The panel grid and the text widgets (op card, status line, torch line) send only
 where the new step's lines differ from the last; the map, only its marked rows. Here
 every frame the app sends is played onto a terminal of cells (``terminal_cells``), and
 after each key of a walk (steps, the cell cursor, Tab and Esc, the twin, into and out,
-end and home, a resize, a theme, a lesson with its quizzes) the terminal must show what
+end and home, a tool's pane, the tree and the map toggled, a resize, a theme, a lesson
+with its quizzes) the terminal must show what
 the whole screen drawn at once shows, to the character and the style.
 """
 
@@ -29,7 +30,9 @@ from tests.tutor.ui.terminal_cells import WatchedApp, differences
 from tests.tutor.ui.tools import quiz_ready
 
 WALK = ["n", "n", "n", "p", "n", "tab", "right", "down", "tab", "escape", "n", "n", "b",
-        "p", "s", "n", "o", "n", "end", "p", "p", "home", "n", "n"]
+        "p", "s", "n", "o", "n", "end", "p", "p", "home", "n", "n",
+        "plus", "minus", "n",  # the nudge's pane opens under the panels, a step closes it
+        "t", "n", "t", "a", "n", "a", "n"]  # the tree and the map, shown and hidden
 
 
 def explore():
