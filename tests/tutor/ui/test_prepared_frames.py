@@ -197,3 +197,29 @@ def test_text_given_to_a_text_widget_directly_is_drawn_as_given():
             await pilot.pause()
             return "".join(s.text for s in torch.render_lines(torch.outer_size.region)[0])
     assert "a line given directly" in asyncio.run(main())
+
+
+def test_the_tree_draws_its_lines_in_the_theme_shown():
+    """The tree keeps its style between lines; a new theme must reach every line."""
+    from tutor.ui.widgets.timeline_tree import TimelineTree
+
+    async def main():
+        app = TutorApp(lambda: StepperScreen(explore()))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            tree = app.screen.query_one(TimelineTree)
+            seen = []
+            for theme in ("textual-light", "textual-dark"):
+                app.theme = theme
+                await pilot.press("n")
+                await pilot.pause()
+                await pilot.pause(0.1)  # the tree follows the cursor a moment later
+                backgrounds = {s.style.bgcolor for y in range(tree.size.height)
+                               for s in tree.render_line(y) if s.style is not None}
+                seen.append((backgrounds, tree.rich_style.bgcolor))
+            return seen
+    seen = asyncio.run(main())
+    assert seen[0][1] != seen[1][1]  # the two themes differ
+    for backgrounds, expected in seen:
+        assert expected in backgrounds
+        assert seen[0][1] not in backgrounds or expected == seen[0][1]

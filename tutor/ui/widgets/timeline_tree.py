@@ -62,6 +62,7 @@ class TimelineTree(KeptLines, ScrollView, can_focus=False):
         self._line_of: dict[tuple, int] = {}
         self._current: tuple | None = None
         self._strips: dict[tuple, Strip] = {}  # (path, expanded, current, width) → strip
+        self._base: Style | None = None  # the widget's style, as the strips are drawn on
 
     # the structure ------------------------------------------------------------------
     def build(self, timeline: Timeline) -> None:
@@ -132,11 +133,14 @@ class TimelineTree(KeptLines, ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._base = None
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = y + round(self.scroll_offset.y)
-        base = self.rich_style
+        if self._base is None:  # worked out from the DOM once per style, not per line
+            self._base = self.rich_style
+        base = self._base
         if not 0 <= index < len(self._lines) or width <= 0:
             return Strip.blank(max(width, 0), base)
         line = self._lines[index]
