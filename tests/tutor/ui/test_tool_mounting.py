@@ -95,3 +95,26 @@ def test_a_key_that_waited_still_runs_under_a_dialog(held_tools):
     seen = drive(held_tools, ["d", "question_mark"])
     assert seen["on_top"] == "HelpScreen"
     assert isinstance(seen["shown"], DescentTool) and seen["shown"].trail.steps == 1
+
+
+def test_the_keys_bound_at_once_are_the_tools_keys_in_their_order():
+    """The stepper binds ``TOOL_KEYS`` before the tools' modules are loaded; they must be
+    the tools' own keys, by the ids the tools are mounted under, in the same order."""
+    from tutor.ui.tools.keys import TOOL_KEYS
+    from tutor.ui.tools.stepper_tools import TOOLS
+
+    assert [(tool.__name__, tool.BINDINGS) for tool in TOOLS] == list(TOOL_KEYS)
+
+
+def test_the_stepper_loads_the_tools_modules_only_when_it_mounts_them():
+    """~45 ms of a launch: the stepper's module does not import the tools."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tutor.ui.screens.stepper; "
+            "print(sorted(m for m in sys.modules if m.startswith('tutor.ui.tools.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    assert "tutor.ui.tools.base" in loaded and "tutor.ui.tools.keys" in loaded
+    for module in ("twin", "decode", "descent", "exercise", "nudge", "stepper_tools"):
+        assert f"tutor.ui.tools.{module}'" not in loaded

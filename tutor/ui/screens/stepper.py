@@ -14,11 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tutor.ui.tools.base import Selection, StepperState, Tool, ToolArea, tool_bindings
-from tutor.ui.tools.decode import DecodeTool
-from tutor.ui.tools.descent import DescentTool
-from tutor.ui.tools.exercise import ExerciseTool
-from tutor.ui.tools.nudge import NudgeTool
-from tutor.ui.tools.twin import TwinTool
+from tutor.ui.tools.keys import TOOL_KEYS
 from tutor.ui.widgets.arch_map import ArchMap
 from tutor.ui.widgets.key_bar import KeyBar
 from tutor.ui.widgets.layout import Column, Row
@@ -38,7 +34,6 @@ from tutor.views.step import PanelKey, StepView
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
 MIN_WIDTH, MIN_HEIGHT = 70, 20
 TREE_DELAY = 0.05  # seconds
-TOOLS = (DecodeTool, TwinTool, ExerciseTool, NudgeTool, DescentTool)  # exercise e before nudge e
 
 
 def _step_commands():
@@ -75,7 +70,7 @@ class StepperScreen(Screen):
         Binding("shift+tab", "focus_back", "previous panel", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
-    ] + tool_bindings(TOOLS)
+    ] + tool_bindings(TOOL_KEYS)
 
     # repaint=False: publishing the state must not repaint the whole screen (a full frame)
     state: reactive[StepperState | None] = reactive(None, init=False, always_update=True,
@@ -242,7 +237,10 @@ class StepperScreen(Screen):
 
     # tools ------------------------------------------------------------------------
     async def _mount_tools(self) -> None:
-        """The tools, into their area, once the first frame is out (``ToolArea.fill``)."""
+        """The tools, into their area, once the first frame is out (``ToolArea.fill``):
+        their modules are loaded then too (their keys are bound before: ``TOOL_KEYS``)."""
+        from tutor.ui.tools.stepper_tools import TOOLS
+
         if self.in_use:
             await self.tool_area.fill(
                 [tool(self.session, id=tool.__name__).data_bind(StepperScreen.state)
@@ -299,14 +297,12 @@ class StepperScreen(Screen):
         """At 80×24 an open tool takes the op card's place."""
         self.set_class(self.tool_area.shown is not None, "tool-open")
 
-    @on(DescentTool.LabRequested)
-    def _open_lab(self, event: DescentTool.LabRequested) -> None:
+    def on_descent_tool_lab_requested(self, event) -> None:  # DescentTool.LabRequested
         from tutor.ui.screens.lr_lab import LrLabScreen
 
         self.app.push_screen(LrLabScreen(event.tape, event.lr, self.session.title))
 
-    @on(TwinTool.MismatchFound)
-    def _mismatch(self, event: TwinTool.MismatchFound) -> None:
+    def on_twin_tool_mismatch_found(self, event) -> None:  # TwinTool.MismatchFound
         self.go_to(event.position)
 
     # hooks for lessons -------------------------------------------------

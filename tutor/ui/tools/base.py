@@ -44,12 +44,13 @@ class StepperState:
     compact: bool
 
 
-def tool_bindings(tools) -> list[Binding]:
-    """Each tool's keys, forwarded from the stepper to the tool (``action_tool``) so they
-    work wherever the focus is; a tool with focus gets them directly."""
-    return [Binding(b.key, f"tool({tool.__name__!r}, {b.action!r})", b.description,
+def tool_bindings(tool_keys) -> list[Binding]:
+    """Each tool's keys (``(tool id, keys)`` pairs), forwarded from the stepper to the
+    tool (``action_tool``) so they work wherever the focus is; a tool with focus gets
+    them directly."""
+    return [Binding(b.key, f"tool({tool_id!r}, {b.action!r})", b.description,
                     show=False, key_display=b.key_display)
-            for tool in tools for b in tool.BINDINGS]
+            for tool_id, keys in tool_keys for b in keys]
 
 
 class Tool(Vertical):

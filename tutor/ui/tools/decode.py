@@ -12,9 +12,8 @@ hides the bars anywhere; ``<``/``>`` halve or double T.
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
 from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.tools.keys import DECODE_KEYS
 from tutor.ui.widgets.parts import Parts
 from tutor.views.decoding import TOP_K, Comparison, compare, find_decoding, token_name, top_k
 
@@ -37,12 +36,7 @@ def probability_text(p: float) -> str:
 
 
 class DecodeTool(Tool):
-    BINDINGS = [
-        Binding("k", "toggle", "top-k probabilities", key_display="k"),
-        Binding("less_than_sign", "scale_temperature(0.5)", "T ÷2 (decoding)", key_display="<"),
-        Binding("greater_than_sign", "scale_temperature(2.0)", "T ×2 (decoding)",
-                key_display=">"),
-    ]
+    BINDINGS = DECODE_KEYS
 
     def __init__(self, session, *, id: str = "decode") -> None:
         super().__init__(session, id=id)

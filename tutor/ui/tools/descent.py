@@ -12,10 +12,10 @@ first step.
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.message import Message
 
 from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.tools.keys import DESCENT_KEYS
 from tutor.ui.widgets.parts import Parts
 from tutor.views.nudge import delta_text, index_text, value_text
 
@@ -24,12 +24,7 @@ MAX_TRAIL = 6  # losses shown in the trail line
 
 
 class DescentTool(Tool):
-    BINDINGS = [
-        Binding("d", "step", "descent step", key_display="d"),
-        Binding("less_than_sign", "scale_lr(0.5)", "lr ÷2", key_display="<"),
-        Binding("greater_than_sign", "scale_lr(2.0)", "lr ×2", key_display=">"),
-        Binding("L", "lab", "learning-rate lab", key_display="L"),
-    ]
+    BINDINGS = DESCENT_KEYS
 
     class LabRequested(Message):
         """The learner asked for the learning-rate lab on this run, at this lr."""

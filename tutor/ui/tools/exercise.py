@@ -23,10 +23,10 @@ import subprocess
 from pathlib import Path
 
 from textual.app import SuspendNotSupported
-from textual.binding import Binding
 from textual.message import Message
 
 from tutor.ui.tools.base import Tool
+from tutor.ui.tools.keys import EXERCISE_KEYS
 from tutor.ui.widgets.parts import Parts
 
 if TYPE_CHECKING:  # the checking machinery is imported when an exercise opens, not at start
@@ -39,12 +39,7 @@ STATUS_STYLE = {"correct": ("✓ correct", "bold green"), "wrong": ("✗ wrong",
 
 
 class ExerciseTool(Tool):
-    BINDINGS = [
-        Binding("w", "toggle_pane", "exercise: show/hide its pane", key_display="w"),
-        Binding("e", "edit", "exercise: edit your file in $EDITOR", key_display="e"),
-        Binding("h", "hint", "exercise: the next hint", key_display="h"),
-        Binding("r", "recheck", "exercise: check your file again", key_display="r"),
-    ]
+    BINDINGS = EXERCISE_KEYS
 
     class Checked(Message):
         """A check of the learner's file finished with ``result``."""

@@ -13,9 +13,8 @@ panel stands for the value it is the gradient of.
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
 from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.tools.keys import NUDGE_KEYS
 from tutor.ui.widgets.parts import Parts
 from tutor.views.nudge import (DEFAULT_EPSILON, EPSILONS, delta_text, find_target, index_text,
                                measure, measured_rows, no_loss_reason, ratio_text, symbol,
@@ -27,11 +26,7 @@ class NudgeTool(Tool):
     """``+``/``−`` nudge the selected element by ±ε; ``e`` cycles ε. A nudge describes one
     element of one step: moving the cursor closes it."""
 
-    BINDINGS = [
-        Binding("plus,equals_sign", "nudge(1)", "nudge +ε", key_display="+"),
-        Binding("minus", "nudge(-1)", "nudge −ε", key_display="−"),
-        Binding("e", "cycle_epsilon", "change ε", key_display="e"),
-    ]
+    BINDINGS = NUDGE_KEYS
 
     def __init__(self, session, *, id: str = "nudge") -> None:
         super().__init__(session, id=id)

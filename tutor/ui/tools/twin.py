@@ -22,6 +22,7 @@ from textual.widgets import ProgressBar, Static
 
 from tutor.ui.tools import twin_text
 from tutor.ui.tools.base import StepperState, Tool
+from tutor.ui.tools.keys import TWIN_KEYS
 from tutor.ui.widgets.parts import Parts
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress bar updates
@@ -83,10 +84,7 @@ class TwinProgress(Vertical, can_focus=True):
 
 
 class TwinTool(Tool):
-    BINDINGS = [
-        Binding("x", "toggle_pane", "check in PyTorch", key_display="x"),
-        Binding("X", "toggle_check_all", "check every step", key_display="X"),
-    ]
+    BINDINGS = TWIN_KEYS
 
     class MismatchFound(Message):
         """Checking every step found the first mismatch at ``position``."""
