@@ -138,10 +138,10 @@ class ExerciseTool(Tool):
     def on_unmount(self) -> None:
         """Leaving (quitting, say) while the learner's code runs: stop it now rather than
         wait out its time limit."""
-        from tutor.lessons.exercise_runner import stop_child
-
         child, self.child = self.child, None
         if child is not None and child.poll() is None:
+            from tutor.lessons.exercise_runner import stop_child  # loaded: it started the child
+
             stop_child(child)
 
     def _deliver(self, run: ExerciseRun, result: CheckResult) -> None:
