@@ -221,6 +221,7 @@ def quits(count: int, env) -> None:
     states = (("bare Textual app", BARE, stepper, b"", 0.0),
               ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
               ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
+              ("explore, just after X", TUTOR + ["explore"], stepper, b"X", 0.02),
               ("explore, X loading torch", TUTOR + ["explore"], stepper, b"X", 0.3),
               ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
               ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],

@@ -4,7 +4,9 @@ For the step under the cursor: the PyTorch code for it (``code_lines``), torch's
 result on the recorded inputs beside the engine's (``check_step``), and where the
 selected tensor lives in PyTorch (``torch_name_of``). Every comparison is judged by the
 one rule of ``engine.pytorch.match``. Torch is imported only by ``check_step``,
-``check_update`` and ``autograd_nodes``, through ``engine.pytorch.import_torch``.
+``check_update``, ``check_every_step`` and ``autograd_nodes``, through
+``engine.pytorch.import_torch``; the app runs them in a helper process
+(``tutor.views.twin_checks``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.pytorch import import_torch
 from engine.pytorch.match import TOLERANCE, Match, match
 from engine.pytorch.names import activation_torch_name, python_name, torch_line, torch_operands
 from engine.pytorch.steps import CheckReport, twin_backward, twin_forward
+from engine.pytorch.steps import check_every_step as check_steps
 from engine.timeline import Step, Timeline
 from tutor.views.step import PanelKey, Role
 
@@ -180,6 +183,24 @@ class EveryStep:
 
     report: CheckReport
     updates: tuple  # ((timeline position, Match, or None: not SGD, skipped), …)
+
+
+def check_every_step(timeline: Timeline, progress=None) -> EveryStep:
+    """Every forward and backward step of the run redone in PyTorch, op by op
+    (``engine.pytorch.steps.check_every_step``), then every update (SGD redone by
+    ``check_update``; another optimizer's update is skipped). ``progress(done, total)``
+    follows each step."""
+    tape = timeline.tape
+    updates = timeline.steps[timeline.update_start:]
+    total = len(tape.nodes) + len(tape.steps) + len(updates)
+    tick = progress or (lambda done, total: None)
+    report = check_steps(tape, progress=lambda done, _n: tick(done, total))
+    checked = []
+    for done, step in enumerate(updates, len(report.steps) + 1):
+        sgd = step.update.optimizer == "sgd"
+        checked.append((step.index, check_update(step.update) if sgd else None))
+        tick(done, total)
+    return EveryStep(report, tuple(checked))
 
 
 def every_step_summary(timeline: Timeline, outcome: EveryStep) -> tuple[str, int | None]:

@@ -11,7 +11,6 @@ import sys
 import textwrap
 import threading
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +21,10 @@ from engine.pytorch import steps as torch_steps
 from engine.pytorch.names import torch_line
 from engine.pytorch.twin import TorchTwin  # noqa: E402
 from tutor.views import twin as twin_check
+from tutor.views.twin_checks import InProcess
 from tutor.ui.app import TutorApp  # noqa: E402
 from tutor.ui.screens.stepper import StepperScreen  # noqa: E402
 from tutor.views.session import explore_session  # noqa: E402
-from tutor.ui.tools import twin as twin_tool  # noqa: E402
 from tutor.ui.tools.twin import TwinProgress, TwinTool  # noqa: E402
 from tutor.ui.tools.twin_text import LOADING  # noqa: E402
 
@@ -320,7 +319,7 @@ def test_X_can_be_cancelled_with_escape(monkeypatch):
             progress(done, n)
         return real(tape, progress=slow)
 
-    monkeypatch.setattr(torch_steps, "check_every_step", held)
+    monkeypatch.setattr(twin_check, "check_steps", held)
 
     async def go():
         app = TutorApp(lambda: StepperScreen(session))
@@ -374,7 +373,7 @@ def test_loading_shows_and_the_screen_keeps_stepping(monkeypatch):
         return real(timeline, position)
 
     monkeypatch.setattr(twin_check, "check_step", held)
-    monkeypatch.setattr(twin_tool, "_torch_loaded", lambda: False)
+    monkeypatch.setattr(InProcess, "ready", property(lambda self: False))
 
     async def go():
         app = TutorApp(lambda: StepperScreen(session))

@@ -295,7 +295,7 @@ class StepperScreen(Screen):
     @on(Tool.Closed)
     def _tool_shown(self) -> None:
         """At 80×24 an open tool takes the op card's place."""
-        self.set_class(self.tool_area.shown is not None, "tool-open")
+        self._card.set_class(self.tool_area.shown is not None, "tool-open")
 
     def on_descent_tool_lab_requested(self, event) -> None:  # DescentTool.LabRequested
         from tutor.ui.screens.lr_lab import LrLabScreen

@@ -2,17 +2,16 @@
 follows the cursor; ``X`` checks every step with a progress bar and jumps to the
 first mismatch.
 
-Torch is imported the first time it is needed, in a worker thread, so the screen never
-freezes (the pane says so while it loads). Each step's result is kept for the screen's
+PyTorch runs the first time it is needed, in a helper process (``tutor.views.twin_checks``)
+waited on by a worker thread, so the screen never freezes while torch loads (the pane
+says so meanwhile) or works. Each step's result is kept for the screen's
 life: moving back to a step shows it at once. What the pane shows is plain data from
 ``tutor.views.twin``, written by ``twin_text``; this module runs it and owns its keys.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,25 +23,10 @@ from tutor.ui.tools import twin_text
 from tutor.ui.tools.base import StepperState, Tool
 from tutor.ui.tools.keys import TWIN_KEYS
 from tutor.ui.widgets.parts import Parts
+from tutor.views.twin_checks import Trouble
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress bar updates
 MAX_NOTES = 6
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """Why torch gave no result: not installed (``missing``), or it raised."""
-
-    message: str
-    missing: bool = False
-
-
-class _Cancelled(Exception):
-    pass
-
-
-def _torch_loaded() -> bool:
-    return "torch" in sys.modules
 
 
 class TwinProgress(Vertical, can_focus=True):
@@ -104,6 +88,7 @@ class TwinTool(Tool):
         self.checking = False
         self.done = 0
         self.focus_before = None
+        self.checks = None  # where torch runs: made on the first check (twin_checks)
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -111,6 +96,21 @@ class TwinTool(Tool):
 
     def on_mount(self) -> None:
         self._say_recording_notes()
+
+    def on_unmount(self) -> None:
+        if self.checks is not None:
+            self.checks.close()
+
+    def _checks(self):
+        if self.checks is None:
+            from tutor.views.twin_checks import twin_checks
+
+            self.checks = twin_checks(self.timeline)
+        return self.checks
+
+    @property
+    def torch_ready(self) -> bool:
+        return self.checks is not None and self.checks.ready
 
     @property
     def d_model(self) -> int | None:
@@ -150,27 +150,16 @@ class TwinTool(Tool):
             self._draw(cached[1] if cached is not None else self.missing, step, index, where)
             return
         self.show_parts(twin_text.waiting_parts(code_lines(step), where,
-                                                loading=not _torch_loaded()))
+                                                loading=not self.torch_ready))
         if self.waiting_for != id(step):
             self._start(step, position)
 
     def _start(self, step, position: int) -> None:
-        from tutor.views import twin
-
-        timeline, app = self.timeline, self.app
+        checks, app = self._checks(), self.app
         self.waiting_for = id(step)
 
         def work() -> None:
-            from engine.pytorch import TorchMissing
-
-            try:
-                outcome = twin.check_step(timeline, position)
-            except TorchMissing as error:
-                outcome = Trouble(str(error), missing=True)
-            except Exception as error:  # torch refused the op: say so, keep the app alive
-                outcome = Trouble(f"PyTorch could not redo this step: {type(error).__name__}: "
-                                  f"{error}")
-            _call_from_thread(app, self._deliver, step, outcome)
+            _call_from_thread(app, self._deliver, step, checks.step(position))
 
         self.run_worker(work, name="twin step", group="twin-step", exclusive=True,
                         thread=True, exit_on_error=False)
@@ -210,10 +199,6 @@ class TwinTool(Tool):
             self.start_all()
 
     def start_all(self) -> None:
-        from engine.pytorch import TorchMissing
-        from engine.pytorch import steps as torch_steps
-        from tutor.views.twin import EveryStep, check_update
-
         timeline, tape, app = self.timeline, self.timeline.tape, self.app
         updates = timeline.steps[timeline.update_start:]
         total = len(tape.nodes) + len(tape.steps) + len(updates)
@@ -228,7 +213,8 @@ class TwinTool(Tool):
         self.focus_before = self.screen.focused
         self.show_parts(Parts())
         progress = self.query_one(TwinProgress)
-        progress.start(total, not _torch_loaded())
+        checks = self._checks()
+        progress.start(total, not checks.ready)
         self.call_after_refresh(progress.focus)
 
         def work() -> None:
@@ -237,31 +223,16 @@ class TwinTool(Tool):
             worker = get_current_worker()
             last = [0.0]
 
-            def tick(done: int, _n: int) -> None:
-                if worker.is_cancelled:
-                    raise _Cancelled
+            def tick(done: int, _total: int) -> None:
                 self.done = done
                 now = time.monotonic()
                 if done == total or now - last[0] > PROGRESS_INTERVAL:
                     last[0] = now
                     _call_from_thread(app, progress.advance_to, done)
 
-            try:
-                report = torch_steps.check_every_step(tape, progress=tick)
-                checked = []
-                for k, s in enumerate(updates, len(report.steps) + 1):
-                    ok = s.update.optimizer == "sgd"
-                    checked.append((s.index, check_update(s.update) if ok else None))
-                    tick(k, total)
-                outcome = EveryStep(report, tuple(checked))
-            except _Cancelled:
-                return
-            except TorchMissing as error:
-                outcome = Trouble(str(error), missing=True)
-            except Exception as error:
-                outcome = Trouble(f"PyTorch could not redo step {self.done + 1}: "
-                                  f"{type(error).__name__}: {error}")
-            _call_from_thread(app, self._all_done, worker, outcome)
+            outcome = checks.every_step(tick, lambda: worker.is_cancelled)
+            if outcome is not None:  # None: cancelled
+                _call_from_thread(app, self._all_done, worker, outcome)
 
         self.all_worker = self.run_worker(work, name="twin every step", group="twin-all",
                                           exclusive=True, thread=True, exit_on_error=False)
