@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -30,6 +31,7 @@ from engine.timeline import Timeline
 
 CHILD_MODULE = "tutor.views.twin_child"
 ERROR_TAIL = 1500  # characters of a crashed helper's error output shown
+CANCEL_GRACE = 3.0  # seconds a cancelled check may take to stop before its helper is killed
 
 
 @dataclass(frozen=True)
@@ -162,18 +164,21 @@ class Helper:
 
     def _answer(self, progress, cancelled):
         """Read the helper's messages until the answer to the request."""
-        asked_to_stop = False
+        asked_to_stop = None  # when the cancel was sent
         while True:
-            if not asked_to_stop and cancelled():
+            if asked_to_stop is None and cancelled():
                 self.connection.send(("cancel",))
-                asked_to_stop = True
+                asked_to_stop = time.monotonic()
             if not self.connection.poll(0.05):
+                if asked_to_stop is not None and time.monotonic() - asked_to_stop > CANCEL_GRACE:
+                    self._drop()  # stuck in one op: the next request starts another
+                    return None
                 continue
             kind, *body = self.connection.recv()
             if kind == "ready":  # torch imported (or found missing)
                 self.ready = True
             elif kind == "progress":
-                if not asked_to_stop:
+                if asked_to_stop is None:
                     progress(*body)
             elif kind == "cancelled":
                 return None
@@ -196,6 +201,12 @@ class Helper:
             theirs.close()
         self.connection = Connection(ours.detach())
         self.connection.send(self.timeline)  # pickled: ~2 MB, a few ms
+
+    def _drop(self) -> None:
+        process, self.process = self.process, None
+        _kill(process)
+        self.connection.close()
+        self.connection = None
 
     def _lost(self) -> Trouble:
         """The helper stopped without answering: what it said on its way out."""

@@ -7,6 +7,7 @@ imports torch: the module shares one for the tests that can."""
 from __future__ import annotations
 
 import sys
+import threading
 from argparse import Namespace
 
 import numpy as np
@@ -82,6 +83,33 @@ def test_a_cancel_stops_the_check_and_the_helper_answers_the_next_request(helper
     position = first(timeline, "forward")
     after = helper.step(position)
     assert after.position == position and after.ok  # not a stale answer to the check
+
+
+def test_a_helper_stuck_after_a_cancel_is_killed_and_replaced(monkeypatch, timeline):
+    import signal
+
+    from tutor.views import twin_checks
+
+    monkeypatch.setattr(twin_checks, "CANCEL_GRACE", 0.5)
+    checks = Helper(timeline)
+    try:
+        stuck = []
+
+        def freeze(done, total):
+            if not stuck:
+                stuck.append(checks.process)
+                checks.process.send_signal(signal.SIGSTOP)  # as if one op never returned
+
+        outcomes = []
+        asking = threading.Thread(target=lambda: outcomes.append(
+            checks.every_step(freeze, lambda: bool(stuck))), daemon=True)
+        asking.start()
+        asking.join(timeout=60)  # (a helper never given up on would hang here)
+        assert outcomes == [None] and checks.process is None
+        assert stuck[0].wait(timeout=10) == -9
+        assert checks.step(first(timeline, "forward")).ok  # a new helper
+    finally:
+        checks.close()
 
 
 def test_a_helper_that_dies_says_so_and_starts_again(timeline):
