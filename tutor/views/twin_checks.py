@@ -25,11 +25,13 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from engine.pytorch import TorchMissing
 from engine.timeline import Timeline
 
 CHILD_MODULE = "tutor.views.twin_child"
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds tutor/
 ERROR_TAIL = 1500  # characters of a crashed helper's error output shown
 CANCEL_GRACE = 3.0  # seconds a cancelled check may take to stop before its helper is killed
 
@@ -196,7 +198,8 @@ class Helper:
                 [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=self.errors, env=child_environment(),
-                start_new_session=True)
+                cwd=PACKAGE_ROOT, start_new_session=True)  # not the learner's folder: ``-m``
+            # puts the working directory first on sys.path, where a torch.py would shadow torch
         finally:
             theirs.close()
         self.connection = Connection(ours.detach())

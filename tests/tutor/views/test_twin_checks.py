@@ -172,6 +172,17 @@ def test_without_torch_in_the_helper_each_check_says_how_to_install_it(
         checks.close()
 
 
+def test_a_torch_py_in_the_learner_s_folder_does_not_shadow_torch(
+        tmp_path, monkeypatch, timeline):
+    (tmp_path / "torch.py").write_text("raise ImportError('a learner file named torch.py')\n")
+    monkeypatch.chdir(tmp_path)  # where `tutor` was started
+    checks = Helper(timeline)
+    try:
+        assert checks.step(first(timeline, "forward")).ok
+    finally:
+        checks.close()
+
+
 def test_torch_runs_here_only_once_it_is_loaded_here(monkeypatch, timeline):
     assert isinstance(twin_checks(timeline), InProcess)  # this process has torch
     monkeypatch.delitem(sys.modules, "torch")
