@@ -24,11 +24,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.pytorch import TorchMissing
 from engine.timeline import Timeline
+
+if TYPE_CHECKING:  # loaded with the first helper (multiprocessing's modules take ~3 ms)
+    from multiprocessing.connection import Connection
 
 CHILD_MODULE = "tutor.views.twin_child"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds tutor/
@@ -188,6 +191,8 @@ class Helper:
                 return body[0]
 
     def _start(self) -> None:
+        from multiprocessing.connection import Connection
+
         from tutor.lessons.exercise_runner import child_environment
 
         self.ready = False

@@ -4,8 +4,8 @@ first mismatch.
 
 PyTorch runs the first time it is needed, in a helper process (``tutor.views.twin_checks``)
 waited on by a worker thread, so the screen never freezes while torch loads (the pane
-says so meanwhile) or works. Each step's result is kept for the screen's
-life: moving back to a step shows it at once. What the pane shows is plain data from
+says so meanwhile) or works. Each step's result is kept for the screen's life: moving
+back to a step shows it at once. What the pane shows is plain data from
 ``tutor.views.twin``, written by ``twin_text``; this module runs it and owns its keys.
 """
 
