@@ -115,7 +115,9 @@ class InProcess:
 
 
 class Helper:
-    """The checks in a helper process, started on the first request and sent the run.
+    """The checks in a helper process, started on the first request and sent the run
+    (a copy that stays true: a stepper's run never changes; nudges and descent trails
+    replay it with values of their own).
 
     One request at a time (a lock): checking every step holds the helper until it ends
     or is cancelled. A helper that dies is started again on the next request; ``close``
