@@ -161,8 +161,12 @@ class TwinTool(Tool):
         def work() -> None:
             _call_from_thread(app, self._deliver, step, checks.step(position))
 
-        self.run_worker(work, name="twin step", group="twin-step", exclusive=True,
-                        thread=True, exit_on_error=False)
+        def begin() -> None:  # after the frame: starting the helper would hold it up
+            if self.waiting_for == id(step):  # not moved on meanwhile
+                self.run_worker(work, name="twin step", group="twin-step", exclusive=True,
+                                thread=True, exit_on_error=False)
+
+        self.call_after_refresh(begin)
 
     def _deliver(self, step, outcome) -> None:
         if self.waiting_for == id(step):
@@ -234,8 +238,14 @@ class TwinTool(Tool):
             if outcome is not None:  # None: cancelled
                 _call_from_thread(app, self._all_done, worker, outcome)
 
-        self.all_worker = self.run_worker(work, name="twin every step", group="twin-all",
-                                          exclusive=True, thread=True, exit_on_error=False)
+        def begin() -> None:  # after the frame: starting the helper would hold it up
+            if self.checking and self.all_worker is None:  # not cancelled meanwhile
+                self.all_worker = self.run_worker(work, name="twin every step",
+                                                  group="twin-all", exclusive=True,
+                                                  thread=True, exit_on_error=False)
+
+        self.all_worker = None
+        self.call_after_refresh(begin)
 
     def on_twin_progress_cancelled(self, event: TwinProgress.Cancelled) -> None:
         event.stop()
