@@ -53,7 +53,7 @@ class Cells:
 class WatchedApp(TutorApp):
     """The tutor, with a terminal of cells fed every frame it sends."""
 
-    CSS_PATH = Path(tutor_app.__file__).parent / TutorApp.CSS_PATH  # not beside this file
+    CSS_PATH = [Path(tutor_app.__file__).parent / path for path in TutorApp.CSS_PATH]  # not here
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -16,7 +16,6 @@ from tutor.ui.widgets.key_bar import KeyBar
 
 
 class HomeScreen(Screen):
-    CSS_PATH = "home.tcss"
     BINDINGS = [
         Binding("enter", "open", "open lesson"),
         Binding("r", "resume", "resume"),

@@ -40,7 +40,6 @@ ADAM_TEXT = (
 class LrLabScreen(Screen):
     """Esc closes; the curves are computed in a worker thread."""
 
-    CSS_PATH = "lr_lab.tcss"
     BINDINGS = [
         Binding("escape", "close", "back to the stepper"),
         Binding("q", "close", "back", show=False),

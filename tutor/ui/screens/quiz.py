@@ -29,7 +29,6 @@ class QuizScreen(ModalScreen[str]):
     """Dismissed with the quiz's state: ``correct``, ``wrong``, ``skipped`` or ``open``
     (closed without finishing; the quiz will ask again before the cursor moves on)."""
 
-    CSS_PATH = "quiz.tcss"
     BINDINGS = [
         Binding("escape", "close", "close (answer later)"),
         Binding("f2", "hint", "hint"),

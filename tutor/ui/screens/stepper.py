@@ -47,7 +47,6 @@ class StepperScreen(Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
 
     BLANK = True  # its widgets cover it (see ``Row``)
-    CSS_PATH = "stepper.tcss"
     COMMANDS = {_step_commands}
     AUTO_FOCUS = ""  # nothing focused: keys step the cursor until the learner tabs into a panel
     BINDINGS = [

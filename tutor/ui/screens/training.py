@@ -38,7 +38,6 @@ class TrainingStepScreen(StepperScreen):
 
 
 class TrainingScreen(Screen):
-    CSS_PATH = "training.tcss"
     BINDINGS = [
         Binding("space", "pause", "pause/resume"),
         Binding("o", "open_step", "open step"),
