@@ -15,53 +15,55 @@ import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 
 from tutor.ui.tools import twin_text
 from tutor.ui.tools.base import StepperState, Tool
 from tutor.ui.tools.keys import TWIN_KEYS
-from tutor.ui.widgets.parts import Parts
+from tutor.ui.widgets.parts import Parts, update_static
 from tutor.views.twin_checks import Trouble
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress bar updates
 MAX_NOTES = 6
 
 
-class TwinProgress(Vertical, can_focus=True):
-    """Checking every step: a progress bar; Esc (or X again) cancels."""
+class TwinProgress(Static, can_focus=True):
+    """Checking every step: what runs and a bar; Esc (or X again) cancels.
+
+    One widget draws both (not a label beside Textual's ``ProgressBar``, five widgets):
+    it takes the focus so that Esc reaches it, and Textual restyles a widget that gains
+    or loses the focus with all it holds — with five, ~15 ms just after ``X`` and again
+    on the way out when ``q`` followed."""
 
     DEFAULT_CSS = """
     TwinProgress { height: auto; display: none; }
     TwinProgress:focus { background-tint: $warning 8%; }
-    TwinProgress #twin-progress-bar { height: 1; }
     """
     BINDINGS = [Binding("escape", "cancel", "cancel the check")]
 
     class Cancelled(Message):
         pass
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="twin-progress-label")
-        yield ProgressBar(show_eta=False, id="twin-progress-bar")
+    def __init__(self) -> None:
+        super().__init__("")
+        self.total = 0
+        self.done = 0
+        self.torch_loading = False
 
     def start(self, total: int, loading: bool) -> None:
-        self.total, self.torch_loading = total, loading
-        self._label()
-        self.query_one(ProgressBar).update(total=total, progress=0)
+        self.total, self.done, self.torch_loading = total, 0, loading
+        self._draw()
         self.display = True
 
-    def _label(self) -> None:
-        self.query_one("#twin-progress-label", Static).update(
-            f"Checking all {self.total} steps in PyTorch, one op at a time"
-            f"{' — ' + twin_text.LOADING if self.torch_loading else ''}   Esc or X cancels")
-
     def advance_to(self, done: int) -> None:
-        if self.torch_loading:
-            self.torch_loading = False
-            self._label()
-        self.query_one(ProgressBar).update(progress=done)
+        self.torch_loading = False  # steps are being checked: torch is loaded
+        self.done = done
+        self._draw()
+
+    def _draw(self) -> None:
+        update_static(self, twin_text.progress_parts(self.total, self.done,
+                                                     self.torch_loading).content())
 
     def action_cancel(self) -> None:
         self.post_message(self.Cancelled())

@@ -131,3 +131,17 @@ def message_parts(message: str, severity: str = "warning", lines=(), where: str 
     parts = code(header(Parts(), closes=closes), lines)
     parts.add(message + "\n", style)
     return names(parts, where)
+
+
+BAR_WIDTH = 32  # cells
+
+
+def progress_parts(total: int, done: int, loading: bool) -> Parts:
+    """Checking every step: what runs, how to stop it, and a bar with the share done."""
+    parts = Parts().add(f"Checking all {total} steps in PyTorch, one op at a time"
+                        f"{' — ' + LOADING if loading else ''}   Esc or X cancels\n")
+    done = min(done, total) if total > 0 else 0
+    filled = BAR_WIDTH * done // total if total > 0 else 0
+    parts.add("━" * filled, "$success" if total > 0 and done == total else "$primary")
+    parts.add("━" * (BAR_WIDTH - filled), "$surface-lighten-1")
+    return parts.add(f" {100 * done // total if total > 0 else 0:3d}%")
