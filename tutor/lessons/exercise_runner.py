@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tutor.child_env import child_environment
+
 TIME_LIMIT = 10.0  # seconds of the learner's code
 STARTUP_LIMIT = 120.0  # seconds for the child's imports (torch can be slow the first time)
 MEMORY_LIMIT = 1 << 30  # bytes the learner's code may add
@@ -54,18 +56,6 @@ class ChildOutcome:
     output_total: int = 0
     parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
     notes: tuple[str, ...] = ()
-
-
-def child_environment(extra: dict | None = None) -> dict:
-    """The tutor's own package importable, one BLAS thread, no bytecode left behind."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.update(extra or {})
-    return env
 
 
 def run_in_child(path: Path, function: str, harness: str, call: list, named: dict,

@@ -24,17 +24,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.pytorch import TorchMissing
 from engine.timeline import Timeline
+from tutor.child_env import PACKAGE_ROOT, child_environment
 
 if TYPE_CHECKING:  # loaded with the first helper (multiprocessing's modules take ~3 ms)
     from multiprocessing.connection import Connection
 
 CHILD_MODULE = "tutor.views.twin_child"
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds tutor/
 ERROR_TAIL = 1500  # characters of a crashed helper's error output shown
 CANCEL_GRACE = 3.0  # seconds a cancelled check may take to stop before its helper is killed
 
@@ -195,7 +194,6 @@ class Helper:
     def _start(self) -> None:
         from multiprocessing.connection import Connection
 
-        from tutor.lessons.exercise_runner import child_environment
 
         self.ready = False
         ours, theirs = socket.socketpair()

@@ -225,7 +225,7 @@ def test_X_in_the_app_checks_every_step_without_loading_torch_in_the_app(timelin
     import subprocess
     from pathlib import Path
 
-    from tutor.lessons.exercise_runner import child_environment
+    from tutor.child_env import child_environment
 
     root = Path(__file__).resolve().parents[3]
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
