@@ -115,8 +115,8 @@ class InProcess:
 
 class Helper:
     """The checks in a helper process, started on the first request and sent the run
-    (a copy that stays true: a stepper's run never changes; nudges and descent trails
-    replay it with values of their own).
+    once it has loaded torch (a copy that stays true: a stepper's run never changes;
+    nudges and descent trails replay it with values of their own).
 
     One request at a time (a lock): checking every step holds the helper until it ends
     or is cancelled. A helper that dies is started again on the next request; ``close``
@@ -126,6 +126,7 @@ class Helper:
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.ready = False  # the helper has imported torch
+        self.sent = False  # the helper has the run
         self.process: subprocess.Popen | None = None
         self.connection: Connection | None = None
         self.errors = None  # the helper's stderr, a temporary file
@@ -155,6 +156,11 @@ class Helper:
             try:
                 if self.process is None or self.process.poll() is not None:
                     self._start()
+                if not self.sent:
+                    if not self._wait_until_ready(cancelled):
+                        return None  # cancelled while torch loads: it goes on loading
+                    self.connection.send(self.timeline)  # pickled: ~2 MB, 5–10 ms
+                    self.sent = True
             except (EOFError, OSError):
                 return self._lost()
             except Exception as error:  # the run could not be pickled, say
@@ -167,6 +173,17 @@ class Helper:
                 return self._answer(progress, cancelled)
             except (EOFError, OSError):
                 return self._lost()
+
+    def _wait_until_ready(self, cancelled) -> bool:
+        """Wait for the helper's torch import (False: ``cancelled()`` turned true).
+        The run is sent after it: pickling it holds this process's interpreter lock for
+        5–10 ms (more while the helper starts beside it), better not just after ``X``."""
+        while not cancelled():
+            if self.connection.poll(0.05):
+                kind, *_ = self.connection.recv()  # the first message is always "ready"
+                self.ready = True
+                return True
+        return False
 
     def _answer(self, progress, cancelled):
         """Read the helper's messages until the answer to the request."""
@@ -181,9 +198,7 @@ class Helper:
                     return None
                 continue
             kind, *body = self.connection.recv()
-            if kind == "ready":  # torch imported (or found missing)
-                self.ready = True
-            elif kind == "progress":
+            if kind == "progress":
                 if asked_to_stop is None:
                     progress(*body)
             elif kind == "cancelled":
@@ -194,8 +209,7 @@ class Helper:
     def _start(self) -> None:
         from multiprocessing.connection import Connection
 
-
-        self.ready = False
+        self.ready = self.sent = False
         ours, theirs = socket.socketpair()
         self.errors = tempfile.TemporaryFile()
         try:
@@ -208,7 +222,6 @@ class Helper:
         finally:
             theirs.close()
         self.connection = Connection(ours.detach())
-        self.connection.send(self.timeline)  # pickled: ~2 MB, a few ms
 
     def _drop(self) -> None:
         process, self.process = self.process, None

@@ -1,9 +1,10 @@
 """The twin's helper process: ``python -m tutor.views.twin_child FD``.
 
 Started by ``tutor.views.twin_checks.Helper`` with one end of a socket pair as ``FD``.
-It receives the recorded run (a pickled ``Timeline``, from the tutor itself), imports
-torch and says ``("ready",)`` (or ``("missing", message)``), then answers requests
-until the socket closes:
+It imports torch and says ``("ready",)`` (torch found missing too: each check then says
+how to install it), receives the recorded run (a pickled ``Timeline``, from the tutor
+itself: sent only now, so that pickling it does not compete with the keys pressed just
+after ``X``), then answers requests until the socket closes:
 
 - ``("step", position)`` → ``("outcome", TwinResult | Trouble)``;
 - ``("every step",)`` → ``("progress", done, total)`` now and then, then
@@ -26,12 +27,12 @@ PROGRESS_INTERVAL = 0.02  # seconds between progress messages
 
 def serve(connection: Connection) -> None:
     """Answer the tutor's requests until it closes the socket (or dies)."""
-    timeline = connection.recv()
     try:
         import_torch()
     except TorchMissing:
         pass  # each check says so, with the install command
     connection.send(("ready",))
+    timeline = connection.recv()
     while True:
         try:
             request = connection.recv()

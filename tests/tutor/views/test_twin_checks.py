@@ -85,6 +85,33 @@ def test_a_cancel_stops_the_check_and_the_helper_answers_the_next_request(helper
     assert after.position == position and after.ok  # not a stale answer to the check
 
 
+def test_the_run_is_sent_once_torch_is_loaded_and_a_cancel_meanwhile_keeps_the_helper(
+        timeline):
+    """Pickling the run holds the tutor's interpreter lock: it waits for the helper's
+    torch import rather than coming just after X, when keys (and q) follow."""
+    sent = []
+
+    class Watched(Helper):
+        def _start(self):
+            super()._start()
+            real = self.connection.send
+
+            def send(message):
+                sent.append((type(message).__name__, self.ready))
+                real(message)
+            self.connection.send = send
+
+    checks = Watched(timeline)
+    try:
+        assert checks.every_step(lambda done, total: None, lambda: True) is None
+        assert sent == [] and checks.process.poll() is None  # still loading torch
+        result = checks.step(first(timeline, "forward", "softmax"))
+        assert result.ok and result.phase == "forward"
+        assert sent == [("Timeline", True), ("tuple", True)]  # the run, then the request
+    finally:
+        checks.close()
+
+
 def test_a_helper_stuck_after_a_cancel_is_killed_and_replaced(monkeypatch, timeline):
     import signal
 
