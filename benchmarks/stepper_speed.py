@@ -17,8 +17,9 @@ Prints, beside the bare app:
 - launch → first full frame: `tutor explore` (target ≤ 1.5× bare), `tutor` (the lesson
   list, ≤ 1.3×), and whether torch was imported by then (it must not be).
 - `q` → process exit, in each state: the lesson list, explore, explore just after `X`
-  (20 ms), while `X` loads torch (0.3 s after it) and while it checks every step (1.5 s
-  after), and the training view while it trains. Target ≤ 100 ms.
+  (20 ms) and as its helper starts (0.1 s), while `X` loads torch (0.3 s after it) and
+  while it checks every step (1.5 s after), and the training view while it trains.
+  Target ≤ 100 ms.
 - `n` → screen while `X` works (torch loading, then checking, in its helper process).
 
 No assertions: it prints figures for the notes and for spotting regressions.
@@ -224,6 +225,7 @@ def quits(count: int, env) -> None:
               ("lesson list", TUTOR, lambda text: "What a derivative" in text, b"", 0.0),
               ("explore", TUTOR + ["explore"], stepper, b"", 0.0),
               ("explore, just after X", TUTOR + ["explore"], stepper, b"X", 0.02),
+              ("explore, 0.1 s after X", TUTOR + ["explore"], stepper, b"X", 0.1),
               ("explore, X loading torch", TUTOR + ["explore"], stepper, b"X", 0.3),
               ("explore, X checking", TUTOR + ["explore"], stepper, b"X", 1.5),
               ("training view, training", TUTOR + ["train", "--ui", "--steps", "100000"],
