@@ -179,8 +179,11 @@ class PanelGrid(Widget, can_focus=True):
     def _choose(self, panel: TensorPanel, index: tuple) -> None:
         self._chosen = True  # while the grid has focus
         panel.set_cursor(index)
+        # to the screen itself, not bubbled up through the columns: each hop waits a turn
+        # of the event loop, so the grid's repaint went out in a frame of its own and the
+        # op card followed in the next, which Textual paces 17–33 ms later
+        self.screen.post_message(self.CellSelected(panel, panel.cursor))
         self.redraw()
-        self.post_message(self.CellSelected(panel, panel.cursor))
 
     def action_move(self, drow: int, dcol: int) -> None:
         panel = self._active_panel()
