@@ -343,3 +343,38 @@ def test_the_tree_opens_scopes_to_the_cursor_keeps_it_in_view_and_toggles_on_cli
     run(go())
     assert seen == {"in view": True, "open above": True, "drawn there": True, "child shown": True,
                     "closed by click": True, "opened by click": True, "step unchanged": True}
+
+
+def test_at_80x24_t_and_a_bring_the_tree_and_the_map_back_and_l_the_lesson_s_prose(tmp_path):
+    from tutor.lessons.run import lesson_by_query, start
+    from tutor.storage.progress import ProgressStore
+    from tutor.ui.screens.lesson import LessonScreen
+
+    def widths(screen) -> tuple[int, int]:
+        """The tree's width and the side column's (its map, or a lesson's prose), 0: hidden."""
+        side = screen.query_one("#prose" if isinstance(screen, LessonScreen) else "#map")
+        return tuple(w.region.width if w.display and w.parent.display else 0
+                     for w in (screen.query_one("#tree"), side))
+
+    async def walk(make_screen, keys):
+        app = TutorApp(make_screen)
+        seen = []
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            seen.append(widths(app.screen))
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+                seen.append(widths(app.screen))
+            compact = app.screen.has_class("compact")
+        return compact, seen
+
+    session = explore_session(options())
+    compact, seen = run(walk(lambda: StepperScreen(session), ["t", "a", "t", "a"]))
+    assert compact
+    assert seen == [(0, 0), (34, 0), (34, 36), (0, 36), (0, 0)]  # stepper.tcss's widths
+
+    lesson = start(lesson_by_query("11"))
+    compact, seen = run(walk(lambda: LessonScreen(lesson, ProgressStore(tmp_path)), ["l", "l"]))
+    prose = 80 * 40 // 100  # the side takes 40% at 80×24 in a lesson
+    assert compact and seen == [(0, prose), (0, 0), (0, prose)]

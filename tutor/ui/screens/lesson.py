@@ -67,7 +67,8 @@ class LessonScreen(StepperScreen):
 
     def on_mount(self) -> None:
         """Before the stepper draws (Textual calls StepperScreen.on_mount next)."""
-        self.add_class("lesson", "show-map")
+        self.add_class("lesson")
+        self.show_side(True)  # at 80×24 the prose, unless l hides it
         self.start()
 
     def start(self) -> None:
@@ -291,7 +292,7 @@ class LessonScreen(StepperScreen):
         return notes
 
     def action_toggle_prose(self) -> None:
-        self.toggle_class("show-map")
+        self.show_side(not self.side_shown())
 
     def map_in_view(self) -> bool:
         return not self.has_class("compact")  # at 80×24 the prose has the map's place

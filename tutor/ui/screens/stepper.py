@@ -405,17 +405,24 @@ class StepperScreen(Screen):
             self._grid.enter_at_end()
 
     def action_toggle_tree(self) -> None:
-        self.toggle_class("show-tree")
+        self._tree.toggle_class("shown")
 
     def action_toggle_map(self) -> None:
-        self.toggle_class("show-map")
+        self.show_side(not self.side_shown())
         if self.map_in_view():
             self._map.show(self.session.timeline)
+
+    def side_shown(self) -> bool:
+        """At 80×24: is the side column (the map, a lesson's prose) asked for?"""
+        return self.query_one("#side").has_class("shown")
+
+    def show_side(self, shown: bool) -> None:
+        self.query_one("#side").set_class(shown, "shown")
 
     def map_in_view(self) -> bool:
         """Is the map on screen (stepper.tcss)? At 80×24 only when asked for (a hidden
         map is worked out when it comes back, not on every key)."""
-        return not self.has_class("compact") or self.has_class("show-map")
+        return not self.has_class("compact") or self.side_shown()
 
     def action_help(self) -> None:
         from tutor.ui.screens.help import HelpScreen
