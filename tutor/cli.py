@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     # The tutor's matrices are tiny: one BLAS thread is as fast, and starting a pool
     # costs ~20 ms at launch. Set OPENBLAS_NUM_THREADS yourself to override.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Textual paces frames at TEXTUAL_FPS; a frame asked for just after another (the rows a
+    # layout change moves, the text a message brings) waits one to two of its periods:
+    # 17–33 ms at its default of 60, 8–17 at 120. Our own updates come at ≤ 50 Hz, so
+    # the cap only shortens that wait. Set TEXTUAL_FPS yourself to override.
+    os.environ.setdefault("TEXTUAL_FPS", "120")
     args, lesson = parse(sys.argv[1:] if argv is None else argv)
     if lesson is not None or args.command in SCREEN_COMMANDS:
         hold_collections()
