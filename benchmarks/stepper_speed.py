@@ -147,14 +147,44 @@ def quit_time(argv, env, shows, setup: bytes = b"", wait: float = 0.0) -> float 
         terminal.close()
 
 
+# keys besides n/p, in this order (each acts on what the ones before it left)
+OTHER_KEYS = (("Tab (into a panel)", b"\t"), ("→ (the next cell)", b"\x1b[C"),
+              ("b (fwd⇄bwd)", b"b"), ("o (out)", b"o"), ("Home", b"\x1b[H"),
+              ("t (tree)", b"t"), ("t (again)", b"t"), ("a (map)", b"a"), ("a (again)", b"a"),
+              ("x (twin pane)", b"x"), ("n (twin open)", b"n"), ("x (closes)", b"x"),
+              ("? (help)", b"?"), ("q (closes help)", b"q"), ("End", b"\x1b[F"))
+
+
+def other_keys(sizes, env, rounds: int = 3) -> None:
+    """Each of ``OTHER_KEYS`` in `tutor explore`: milliseconds until the screen changes
+    (t and a change it only at 80×24, where the tree and the map fold away)."""
+    print(f"\nother keys in `tutor explore` → screen changed, median of {rounds}")
+    for size in sizes:
+        times: dict[str, list[float]] = {name: [] for name, _ in OTHER_KEYS}
+        for _ in range(rounds):
+            terminal = open_terminal(TUTOR + ["explore"], size, env)
+            try:
+                terminal.settle(0.5)
+                for name, key in OTHER_KEYS:
+                    timing = terminal.key_to_screen(key)
+                    if timing is not None:
+                        times[name].append(timing[0] * 1e3)
+                    terminal.settle(0.2)
+            finally:
+                terminal.close()
+        cells = [f"{name} {statistics.median(t):.0f}" if t else f"{name} –"
+                 for name, t in times.items()]
+        print(f"  {size[0]}×{size[1]}: " + " · ".join(cells) + " ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--sizes", default="120x40,80x24")
     parser.add_argument("--quits", type=int, default=3, help="q → exit runs per state")
-    parser.add_argument("--parts", default="keys,launch,quit",
-                        help="which figures: keys, launch, quit (comma-separated)")
+    parser.add_argument("--parts", default="keys,other,launch,quit",
+                        help="which figures: keys, other, launch, quit (comma-separated)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
@@ -166,6 +196,8 @@ def main() -> None:
 
         if "keys" in parts:
             keys(sizes, args.presses, env, Path(base))
+        if "other" in parts:
+            other_keys(sizes, env)
         if "launch" in parts:
             launches(args.launches, env)
         if "quit" in parts:
