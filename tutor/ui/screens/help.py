@@ -7,7 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen, Screen
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 from tutor.ui.screens.closing import close_once
 
@@ -66,6 +69,33 @@ def key_name(key: str) -> str:
     return ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
 
 
+class DrawnOnce(Widget):
+    """A Rich renderable drawn once per width (a ``Static`` draws a table up to three
+    times as it opens: for its width, its height, then its lines — ~20 ms of ``?``)."""
+
+    DEFAULT_CSS = "DrawnOnce { height: auto; }"
+
+    def __init__(self, renderable) -> None:
+        super().__init__()
+        self.renderable = renderable
+        self._drawn: tuple[tuple, list[Strip]] | None = None
+
+    def lines(self, width: int) -> list[Strip]:
+        base = self.rich_style  # the widget's colours under the renderable's own
+        if self._drawn is None or self._drawn[0] != (width, base):
+            options = self.app.console_options.update_width(width).update(highlight=False)
+            rows = self.app.console.render_lines(self.renderable, options, pad=True)
+            self._drawn = ((width, base), [Strip(row, width).apply_style(base) for row in rows])
+        return self._drawn[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        lines = self.lines(self.size.width)
+        return lines[y] if y < len(lines) else Strip.blank(self.size.width)
+
+
 class HelpScreen(ModalScreen):
     """Keys and how to read the screen. Esc, q or ? closes it."""
 
@@ -79,6 +109,7 @@ class HelpScreen(ModalScreen):
     HelpScreen > VerticalScroll {
         width: 90%; max-width: 100; height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
+        scrollbar-gutter: stable;  /* its width known before the scrollbar: one drawing */
     }
     """
 
@@ -89,7 +120,7 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         self.keys_table = self._keys()
         with VerticalScroll():
-            yield Static(self.keys_table)
+            yield DrawnOnce(self.keys_table)
             yield Static(self._reading())
 
     def _keys(self) -> Table:
