@@ -208,3 +208,36 @@ def test_no_loss_no_descent():
 
     text, lab_opened = drive(session, script)
     assert "has no loss" in text and not lab_opened
+
+
+def test_the_update_phase_draws_the_step_first_and_the_descent_after_its_frame():
+    """The descent step (a forward and a backward pass) waits for the frame that shows
+    where the key went; a d pressed meanwhile takes the first step itself, a move out of
+    the update phase closes the pane without one."""
+    session = explore_session(options(config=SMALL))
+    timeline = session.timeline
+
+    async def script(pilot, app):
+        screen = app.screen
+        screen.go_to(timeline.update_start)
+        pane = pane_of(screen)  # not yet drawn: the pane says what it is doing
+        waiting = (pane.trail, pane.plain, pane.is_open)
+        await pilot.pause()
+        first = (pane.trail.steps, pane.element.name)
+
+        screen.go_to(timeline.update_start - 1)  # out of the update phase: closed
+        screen.go_to(timeline.update_start)
+        pane.action_step()  # d, before the deferred step (Pilot would wait for it): d takes it
+        await pilot.pause()
+        after_d = pane.trail.steps
+
+        screen.go_to(timeline.update_start + 1)
+        screen.go_to(timeline.update_start - 1)  # left again before any step was taken
+        await pilot.pause()
+        return waiting, first, after_d, pane.is_open
+
+    (trail, text, opened), first, after_d, open_at_end = drive(session, script)
+    assert trail is None and opened and "w ← w − lr·∂L/∂w" in text
+    assert first == (1, timeline.steps[timeline.update_start].update.name)
+    assert after_d == 1  # one step, not the deferred one on top of d's
+    assert not open_at_end

@@ -112,9 +112,20 @@ class DescentTool(Tool):
                 self.chosen_lr = float(step.update.lr)
             if self._reason() is not None:
                 return
+            # the step itself (a forward and a backward pass, ~20 ms) waits for the frame
+            # that shows where the key went; the pane opens now, the numbers come next
+            self.trail = None
+            self.show_parts(stepping_parts(self.learning_rate))
+            self.call_after_refresh(self._first_step)
+            return
+        self._show()
+
+    def _first_step(self) -> None:
+        """The pane's first step, unless a key took one (d) or closed the pane meanwhile."""
+        if self.trail is None and self.is_open:
             self._start()
             self.trail.step()
-        self._show()
+            self._show()
 
     def _show(self) -> None:
         from tutor.views.descent import element_step, focus_parameter
@@ -125,6 +136,13 @@ class DescentTool(Tool):
                                               selection.index if selection else ())
         self.element = element_step(self.trail, tensor, index, note)
         self.show_parts(descent_parts(self.trail, self.element, self.compact, self.width))
+
+
+def stepping_parts(lr: float) -> Parts:
+    """While the first step is taken: what it is, in the pane's own first line."""
+    text = Parts().add("descent ", "bold").add(f"lr {lr:g}", "bold yellow")
+    text.add(" · step 1", "bold").add("\n")
+    return text.add("w ← w − lr·∂L/∂w on every weight, then the loss again …\n", "dim")
 
 
 def _loss(x: float) -> str:
