@@ -191,10 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     # 17–33 ms at its default of 60, 8–17 at 120. Our own updates come at ≤ 50 Hz, so
     # the cap only shortens that wait. Set TEXTUAL_FPS yourself to override.
     os.environ.setdefault("TEXTUAL_FPS", "120")
-    # A lone Esc byte may begin a longer key (an arrow sends Esc [ A): Textual waits ESCDELAY
-    # ms (100 by default) for more before it takes it for Esc. Terminals send a key's bytes
-    # together; 25 ms is the common setting (ncurses reads the same variable).
-    os.environ.setdefault("ESCDELAY", "25")
     args, lesson = parse(sys.argv[1:] if argv is None else argv)
     if lesson is not None or args.command in SCREEN_COMMANDS:
         hold_collections()
