@@ -180,7 +180,7 @@ class Helper:
         5–10 ms (more while the helper starts beside it), better not just after ``X``."""
         while not cancelled():
             if self.connection.poll(0.05):
-                kind, *_ = self.connection.recv()  # the first message is always "ready"
+                self.connection.recv()  # ("ready",): always the helper's first message
                 self.ready = True
                 return True
         return False
