@@ -33,7 +33,7 @@ class TwinProgress(Static, can_focus=True):
 
     One widget draws both (not a label beside Textual's ``ProgressBar``, five widgets):
     it takes the focus so that Esc reaches it, and Textual restyles a widget that gains
-    or loses the focus with all it holds — with five, ~15 ms just after ``X`` and again
+    or loses the focus with all it holds — with five, 8–15 ms just after ``X`` and again
     on the way out when ``q`` followed."""
 
     DEFAULT_CSS = """
