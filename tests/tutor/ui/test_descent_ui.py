@@ -227,7 +227,8 @@ def test_the_update_phase_draws_the_step_first_and_the_descent_after_its_frame()
 
         screen.go_to(timeline.update_start - 1)  # out of the update phase: closed
         screen.go_to(timeline.update_start)
-        pane.action_step()  # d, before the deferred step (Pilot would wait for it): d takes it
+        pane.action_step()  # d d, before the deferred step (Pilot would wait for it):
+        pane.action_step()  # d took the first step, and the deferred one is not taken
         await pilot.pause()
         after_d = pane.trail.steps
 
@@ -239,5 +240,5 @@ def test_the_update_phase_draws_the_step_first_and_the_descent_after_its_frame()
     (trail, text, opened), first, after_d, open_at_end = drive(session, script)
     assert trail is None and opened and "w ← w − lr·∂L/∂w" in text
     assert first == (1, timeline.steps[timeline.update_start].update.name)
-    assert after_d == 1  # one step, not the deferred one on top of d's
+    assert after_d == 2  # d's two steps, not started again by the deferred one
     assert not open_at_end
