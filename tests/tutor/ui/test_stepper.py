@@ -289,8 +289,7 @@ def test_the_run_is_left_out_of_garbage_collections_while_its_stepper_is_open():
     seen = {}
 
     async def go():
-        # replaceable: over Textual's blank screen, so that another can take its place
-        app = TutorApp(lambda: StepperScreen(session), replaceable=True)
+        app = TutorApp(lambda: StepperScreen(session))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             await pilot.press("n")
