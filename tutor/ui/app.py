@@ -92,11 +92,7 @@ class TutorApp(App):
     """``TutorApp(make_screen)``: the tutor with ``make_screen()`` as its first screen."""
 
     TITLE = "transformer-tutor"
-    # Every screen's stylesheet, read once at start: a screen with a CSS_PATH of its own
-    # makes Textual parse every stylesheet again and restyle every widget when it first opens
-    # (~15 ms at launch, more on each new screen)
-    CSS_PATH = ["tutor.tcss", "screens/home.tcss", "screens/stepper.tcss", "screens/quiz.tcss",
-                "screens/training.tcss", "screens/lr_lab.tcss"]
+    # No CSS_PATH: each screen's styles come with it (ui/styles.py)
     COMMANDS = set()  # no Quit/Theme/Screenshot: the palette finds steps (StepperScreen's)
 
     def __init__(self, make_screen: Callable[[], Screen], notice: str | None = None,

@@ -9,14 +9,12 @@ with the whole screen drawn at once.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import ControlType
 from textual._compositor import CompositorUpdate
 
-from tutor.ui import app as tutor_app
 from tutor.ui.app import TutorApp
 
 
@@ -52,8 +50,6 @@ class Cells:
 
 class WatchedApp(TutorApp):
     """The tutor, with a terminal of cells fed every frame it sends."""
-
-    CSS_PATH = [Path(tutor_app.__file__).parent / path for path in TutorApp.CSS_PATH]  # not here
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

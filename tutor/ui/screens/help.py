@@ -105,7 +105,7 @@ class HelpScreen(ModalScreen):
         Binding("question_mark", "close", "close", show=False),
     ]
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
+    HelpScreen { align: center middle; background: $background; }
     HelpScreen > VerticalScroll {
         width: 90%; max-width: 100; height: 90%;
         border: round $accent; background: $surface; padding: 0 1;

@@ -18,6 +18,7 @@ from engine.probes import (ADAM_RATES, LAB_STEPS, LabCurve, best_adam, lab_curve
 from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.closing import close_once
 from tutor.ui.widgets.key_bar import KeyBar
+from tutor.ui.styles import screen_styles
 
 COLORS = {"crawls": "cyan", "converges": "green", "oscillates": "yellow", "diverges": "red"}
 ADAM_COLOR = "magenta"
@@ -39,6 +40,9 @@ ADAM_TEXT = (
 
 class LrLabScreen(Screen):
     """Esc closes; the curves are computed in a worker thread."""
+
+    DEFAULT_CSS = screen_styles("lr_lab.tcss")  # parsed when the screen first opens
+    SCOPED_CSS = False
 
     BINDINGS = [
         Binding("escape", "close", "back to the stepper"),

@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Static
 
 from tutor.lessons.quiz import QuizSession
 from tutor.ui.screens.closing import close_once
+from tutor.ui.styles import screen_styles
 
 
 def reflow(text: str) -> str:
@@ -28,6 +29,9 @@ HOW_TO_ANSWER = {
 class QuizScreen(ModalScreen[str]):
     """Dismissed with the quiz's state: ``correct``, ``wrong``, ``skipped`` or ``open``
     (closed without finishing; the quiz will ask again before the cursor moves on)."""
+
+    DEFAULT_CSS = screen_styles("quiz.tcss")  # parsed when the screen first opens
+    SCOPED_CSS = False
 
     BINDINGS = [
         Binding("escape", "close", "close (answer later)"),

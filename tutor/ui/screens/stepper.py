@@ -29,6 +29,7 @@ from engine.timeline import Cursor, Timeline
 from tutor.ui.screens.step_ahead import DrawAhead
 from tutor.ui.screens.step_frame import (MAX_PANELS, StepFrame, StepMemo, step_frame,
                                          torch_text)
+from tutor.ui.styles import screen_styles
 from tutor.views.step import PanelKey, StepView
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
@@ -45,6 +46,9 @@ def _step_commands():
 
 class StepperScreen(Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
+
+    DEFAULT_CSS = screen_styles("stepper.tcss")  # parsed when the screen first opens
+    SCOPED_CSS = False
 
     BLANK = True  # its widgets cover it (see ``Row``)
     COMMANDS = {_step_commands}

@@ -20,6 +20,7 @@ from tutor.ui.widgets.parts import Parts
 from tutor.ui.screens.stepper import StepperScreen
 from tutor.ui.screens.closing import close_once
 from tutor.ui.widgets.key_bar import KeyBar
+from tutor.ui.styles import screen_styles
 
 REFRESH = 0.25  # seconds between redraws of the plot
 MAX_POINTS = 400  # the plot averages the loss over bins beyond this many steps
@@ -38,6 +39,9 @@ class TrainingStepScreen(StepperScreen):
 
 
 class TrainingScreen(Screen):
+    DEFAULT_CSS = screen_styles("training.tcss")  # parsed when the screen first opens
+    SCOPED_CSS = False
+
     BINDINGS = [
         Binding("space", "pause", "pause/resume"),
         Binding("o", "open_step", "open step"),
