@@ -12,8 +12,6 @@ from pathlib import Path
 
 # the commands that open a screen at once (a lesson's name does too): see hold_collections
 SCREEN_COMMANDS = (None, "home", "explore", "decode", "review", "exercise")
-COMMANDS = ("explore", "trace", "check", "lessons", "progress", "train", "torch", "decode",
-            "home", "exercise", "exercises", "serve", "review")
 
 
 MAX_SEED = 2**63 - 1
@@ -53,36 +51,24 @@ def positive(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from tutor import __version__
+def model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="weight seed (default 0)")
+    p.add_argument("--weights", type=Path, metavar="NPZ",
+                   help="load trained weights saved by `tutor train`")
+    p.add_argument("--src", metavar="IDS", help="source token ids, e.g. 3,1,4,1,5")
+    p.add_argument("--tgt", metavar="IDS", help="target token ids (default: src reversed)")
+    p.add_argument("--config", metavar="K=V,...",
+                   help="model sizes, e.g. d_model=16,n_heads=2 (see `tutor explore -h`)")
+    p.add_argument("--lr", type=positive, default=0.1, help="learning rate of the update phase")
 
-    parser = Parser(
-        prog="tutor",
-        description="Step through a tiny encoder–decoder transformer, forward and backward, "
-                    "one operation at a time.",
-        epilog="Run `tutor` alone for the lesson list, `tutor LESSON` to open a lesson "
-               "(its number or name), or `tutor explore` to step through the model freely.")
-    parser.add_argument("--version", action="version", version=f"transformer-tutor {__version__}")
-    parser.add_argument("--notes", type=Path, metavar="PATH",
-                        help="append notes (key m) to this Markdown file")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    def model_options(p):
-        p.add_argument("--seed", type=whole(0, MAX_SEED), default=0,
-                       help="weight seed (default 0)")
-        p.add_argument("--weights", type=Path, metavar="NPZ",
-                       help="load trained weights saved by `tutor train`")
-        p.add_argument("--src", metavar="IDS", help="source token ids, e.g. 3,1,4,1,5")
-        p.add_argument("--tgt", metavar="IDS", help="target token ids (default: src reversed)")
-        p.add_argument("--config", metavar="K=V,...",
-                       help="model sizes, e.g. d_model=16,n_heads=2 (see `tutor explore -h`)")
-        p.add_argument("--lr", type=positive, default=0.1,
-                       help="learning rate of the update phase")
-
+def explore_options(sub) -> None:
     p = sub.add_parser("explore", help="step through the default tiny model (no lesson)")
     model_options(p)
     p.add_argument("--notes", type=Path, metavar="PATH", dest="sub_notes", help=argparse.SUPPRESS)
 
+
+def trace_options(sub) -> None:
     p = sub.add_parser("trace", help="print every step of a run, one line each (no UI)")
     model_options(p)
     phase = p.add_mutually_exclusive_group()
@@ -92,18 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only steps whose name matches, e.g. 'decoder.layers.0.*' or 'softmax'")
     p.add_argument("--lesson", metavar="LESSON", help="trace a lesson's scenario instead")
 
+
+def check_options(sub) -> None:
     p = sub.add_parser("check", help="check the engine against PyTorch (needs torch)")
     p.add_argument("--configs", type=whole(0, 100), default=3,
                    help="random configurations besides the default (default 3)")
 
+
+def lessons_options(sub) -> None:
     p = sub.add_parser("lessons", help="list the lessons, or --check lesson files")
     p.add_argument("--check", nargs="?", const="", metavar="DIR",
                    help="validate lesson files (the shipped ones, or those in DIR)")
 
+
+def progress_options(sub) -> None:
     p = sub.add_parser("progress", help="show your progress and where it is saved")
     p.add_argument("--reset", action="store_true", help="forget all progress (asks first)")
     p.add_argument("--yes", action="store_true", help="with --reset: do not ask")
 
+
+def train_options(sub) -> None:
     p = sub.add_parser("train", help="train the model on a toy task and save the weights")
     p.add_argument("--task", choices=("copy", "reverse", "sort"), default="reverse")
     p.add_argument("--steps", type=whole(1, MAX_STEPS), default=None, help="training steps")
@@ -113,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="PATH", help="where to save the weights (.npz)")
     p.add_argument("--ui", action="store_true", help="train in the TUI with a live loss plot")
 
+
+def torch_options(sub) -> None:
     p = sub.add_parser("torch", help="record your own PyTorch model and step through it",
                        description="Record every operation of your own PyTorch model, forward "
                                    "and backward, and step through it. Your file is imported "
@@ -135,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true",
                    help="show the full traceback of an error raised by your file")
 
+
+def decode_options(sub) -> None:
     p = sub.add_parser("decode", help="watch the model generate its answer token by token")
     p.add_argument("--task", choices=("copy", "reverse", "sort"), default="reverse",
                    help="use the weights `tutor train --task TASK` saved (default reverse)")
@@ -144,19 +142,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample with this temperature instead of taking the argmax")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=0, help="sampling seed")
 
+
+def exercises_options(sub) -> None:
     sub.add_parser("exercises", help="the code exercises, with your status")
+
+
+def exercise_options(sub) -> None:
     p = sub.add_parser("exercise", help="write it yourself: open a code exercise, or --check a "
                                         "file on the live run")
     p.add_argument("name", metavar="NAME", help="the exercise (`tutor exercises` lists them)")
     p.add_argument("--check", metavar="FILE",
                    help="check FILE and print the result (exit 0 right, 1 wrong)")
 
+
+def home_options(sub) -> None:
     sub.add_parser("home", help="the lesson list (the same as `tutor` alone)")
+
+
+def review_options(sub) -> None:
     p = sub.add_parser("review", help="practise the quizzes you got wrong or skipped, on fresh "
                                       "numbers")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=None,
                    help="seed for the fresh numbers (default: different every time)")
 
+
+def serve_options(sub) -> None:
     p = sub.add_parser("serve", help="the tutor in a browser tab (needs the [web] extra)",
                        description="Serve the tutor to web browsers: each tab runs its own "
                                    "`tutor ARGS` (default: the lesson list), with your progress.",
@@ -167,6 +177,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=whole(1, 65535), default=8000, help="port (default 8000)")
     p.add_argument("served", nargs=argparse.REMAINDER, metavar="ARGS",
                    help="what each tab runs: a lesson, explore, decode, ... (as after `tutor`)")
+
+
+# each command's options, in the order `tutor -h` lists them
+COMMAND_OPTIONS = {
+    "explore": explore_options, "trace": trace_options, "check": check_options,
+    "lessons": lessons_options, "progress": progress_options, "train": train_options,
+    "torch": torch_options, "decode": decode_options, "exercises": exercises_options,
+    "exercise": exercise_options, "home": home_options, "review": review_options,
+    "serve": serve_options,
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``tutor`` command line: every command, or with ``only`` just that one (what
+    ``parse`` builds for a command line that starts with a command's name, or is empty).
+
+    Building all thirteen costs argparse 8–13 ms (a help formatter and a locale lookup
+    for each option), most of a launch's time before the engine starts."""
+    from tutor import __version__
+
+    parser = Parser(
+        prog="tutor",
+        description="Step through a tiny encoder–decoder transformer, forward and backward, "
+                    "one operation at a time.",
+        epilog="Run `tutor` alone for the lesson list, `tutor LESSON` to open a lesson "
+               "(its number or name), or `tutor explore` to step through the model freely.")
+    parser.add_argument("--version", action="version", version=f"transformer-tutor {__version__}")
+    parser.add_argument("--notes", type=Path, metavar="PATH",
+                        help="append notes (key m) to this Markdown file")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, add_options in COMMAND_OPTIONS.items():
+        if only is None or name == only:
+            add_options(sub)
     return parser
 
 
@@ -174,9 +217,10 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, str | None]:
     """A ``tutor`` command line: (its options, the lesson it names first or None)."""
     argv = list(argv)
     lesson = None
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMAND_OPTIONS:
         lesson = argv.pop(0)
-    args = build_parser().parse_args(argv)
+    first = argv[0] if argv else "home"  # `tutor` alone opens the lesson list
+    args = build_parser(first if first in COMMAND_OPTIONS else None).parse_args(argv)
     if getattr(args, "sub_notes", None):
         args.notes = args.sub_notes
     return args, lesson

@@ -218,3 +218,33 @@ def test_the_app_turns_collection_on_after_its_first_frame(collector):
 
     asyncio.run(run())
     assert gc.get_freeze_count() == 0  # and collected again once the app is gone
+
+
+@pytest.mark.parametrize("argv", [
+    ["explore", "--seed", "3", "--config", "d_model=16", "--lr", "0.5"],
+    ["trace", "--backward", "--scope", "softmax"],
+    ["torch", "model.py:make", "--check"],
+    ["train", "--task", "sort", "--steps", "20", "--optimizer", "sgd"],
+    ["decode", "--temperature", "0.5"],
+    ["serve", "--port", "8001", "explore", "--seed", "3"],
+    ["exercise", "softmax", "--check", "mine.py"],
+    ["review"], ["home"], [],
+])
+def test_a_command_line_parses_the_same_with_only_its_command_built(argv):
+    """``parse`` builds only the command it was given (argparse takes ~10 ms to build
+    all): the options it finds are those the whole command line finds."""
+    from tutor.cli import build_parser, parse
+
+    args, lesson = parse(argv)
+    assert lesson is None
+    assert vars(args) == vars(build_parser().parse_args(argv))
+
+
+def test_the_help_lists_every_command(capsys):
+    from tutor.cli import COMMAND_OPTIONS
+
+    with pytest.raises(SystemExit):
+        main(["-h"])
+    listed = capsys.readouterr().out
+    assert all(f"    {name} " in listed for name in COMMAND_OPTIONS)
+    assert len(COMMAND_OPTIONS) == 13
