@@ -130,6 +130,7 @@ class Timeline:
         self.bookmarks: set[int] = set()
         self.cursor = Cursor(self.unit(0, OP_LEVEL)[1], OP_LEVEL)
         self._history: list[Cursor] = []
+        self._scope_tree: ScopeNode | None = None
 
     def _index_gradients(self):
         positions: dict[int, list[int]] = {}
@@ -359,7 +360,13 @@ class Timeline:
 
     # the shape of the run -----------------------------------------------------
     def scope_tree(self) -> ScopeNode:
-        """Phases → scopes → steps, each with the range of steps it spans."""
+        """Phases → scopes → steps, each with the range of steps it spans. Built once (the
+        tree and the map both draw from it, 1 ms each time): read it, do not change it."""
+        if self._scope_tree is None:
+            self._scope_tree = self._build_scope_tree()
+        return self._scope_tree
+
+    def _build_scope_tree(self) -> ScopeNode:
         root = ScopeNode("run", (), 0, len(self.steps) - 1)
         for s in self.steps:
             parent = root
