@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -339,8 +340,7 @@ class Transformer:
         return out
 
 
-@dataclass(frozen=True)
-class TorchLocation:
+class TorchLocation(NamedTuple):
     """Where an engine parameter lives in ``torch.nn.Transformer``: torch's name, and for
     Q, K and V the rows of the packed ``in_proj`` they occupy."""
 

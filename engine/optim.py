@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class UpdateStep:
+class UpdateStep(NamedTuple):
     """One parameter's update: ``after = before − lr · direction``.
 
     For SGD the direction is the gradient itself; for Adam it is

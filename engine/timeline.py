@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -81,8 +81,7 @@ class ScopeNode:
         return not self.children and self.first == self.last
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(NamedTuple):
     position: int
     depth: int
 

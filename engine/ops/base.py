@@ -14,13 +14,12 @@ An op is a class of static methods and strings, one per primitive, holding:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Worked:
+class Worked(NamedTuple):
     """One element of an op worked through: ``target = symbolic = numeric = value``."""
 
     target: str

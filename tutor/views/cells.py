@@ -4,7 +4,7 @@ and which rows/columns are shown when a tensor is larger than its panel."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -146,8 +146,7 @@ def as_displayed(values, panel: bool) -> np.ndarray:
     return np.vectorize(written, otypes=[float])(values) if values.size else values
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """One piece of a panel line: ``kind`` is "value", "axis" (an index label), "gap"
     or "more" (an ellipsis); ``index`` is the element a value cell shows."""
 

@@ -12,8 +12,7 @@ other number stays, so the learner can work the answer out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -23,8 +22,7 @@ from tutor.views.step import PanelKey, StepView, TensorSlot
 HIDDEN = "?"
 
 
-@dataclass(frozen=True)
-class Secret:
+class Secret(NamedTuple):
     """One quiz's answer, as what to hide: numbers it ``accepts``, a ``shape``, and panels
     (by ``PanelKey`` or by ``(tensor id, is a gradient)``) hidden whole."""
 
@@ -34,8 +32,7 @@ class Secret:
     tensors: frozenset[tuple[int, bool]] = frozenset()
 
 
-@dataclass(frozen=True)
-class WorkedLine:
+class WorkedLine(NamedTuple):
     """The op card's worked line as text: ``target = symbolic = numeric = result``."""
 
     target: str
@@ -66,11 +63,10 @@ _NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?(?![\w.])
 _INDEX = re.compile(r"(?<=[\w)])\[[^\]]*\]")  # x[0,3]: a position, not values
 
 
-@dataclass(frozen=True)
-class Concealment:
+class Concealment(NamedTuple):
     """The secrets of the quizzes waiting at a step (empty: nothing is hidden)."""
 
-    secrets: tuple[Secret, ...] = field(default_factory=tuple)
+    secrets: tuple[Secret, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -109,12 +105,12 @@ class Concealment:
         slots = []
         for slot in view.slots:
             if self.hides_panel(slot):
-                slots.append(replace(slot, concealed=True))
+                slots.append(slot._replace(concealed=True))
             else:
-                slots.append(replace(slot, hidden=self.mask(slot.value)))
+                slots.append(slot._replace(hidden=self.mask(slot.value)))
         shapes = [(name, HIDDEN if self.hides_shape(shape) else shape)
                   for name, shape in view.shapes]
-        return replace(view, slots=slots, shapes=shapes)
+        return view._replace(slots=slots, shapes=shapes)
 
     def text(self, line: str) -> str:
         """``line`` with every number that gives a secret away written as ``?``."""
@@ -145,7 +141,7 @@ class Concealment:
         result = self.text(line.result)
         if numeric != line.numeric or result != line.result:
             result = HIDDEN
-        return replace(line, numeric=numeric, result=result)
+        return line._replace(numeric=numeric, result=result)
 
     def value(self, value) -> bool:
         """Does a value printed in lesson text give a secret away? (numbers and shapes)"""

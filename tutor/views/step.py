@@ -12,8 +12,8 @@ are rewritten with the run's names (``y = a · b`` at ``c = b * w`` reads ``c = 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,8 +48,7 @@ class Role(str, Enum):
 GRADIENT_ROLES = (Role.UPSTREAM, Role.DOWNSTREAM, Role.TOTAL, Role.GRADIENT)
 
 
-@dataclass(frozen=True)
-class PanelKey:
+class PanelKey(NamedTuple):
     """Which panel of a step: its role, and for inputs and their gradients the input's
     position among the op's inputs."""
 
@@ -57,8 +56,7 @@ class PanelKey:
     input_index: int | None = None
 
 
-@dataclass(frozen=True)
-class TensorSlot:
+class TensorSlot(NamedTuple):
     """One tensor panel: what it is, and its value (None = not computed yet).
 
     ``tensor`` is the tensor the panel stands for: the value shown, or for a gradient
@@ -84,8 +82,7 @@ class TensorSlot:
         return self.key.role in GRADIENT_ROLES
 
 
-@dataclass(frozen=True)
-class Accumulation:
+class Accumulation(NamedTuple):
     """Input ``input_index`` feeds several ops: its gradient so far plus this step's
     contribution is the new total."""
 
@@ -102,8 +99,7 @@ class Accumulation:
                 f"{paren(self.contribution[at])} from here = {fmt(self.after[at])}")
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(NamedTuple):
     position: int
     total: int
     phase: str
@@ -269,7 +265,7 @@ def _mark_shape_only(timeline: Timeline, slots: list[TensorSlot]) -> list[Tensor
     """A PyTorch model recorded with --shapes-only has shapes but no values."""
     if not timeline.tape.shapes_only:
         return slots
-    return [replace(slot, shape_only=True) if slot.value is not None and
+    return [slot._replace(shape_only=True) if slot.value is not None and
             np.asarray(slot.value).dtype.kind == "f" else slot for slot in slots]
 
 
@@ -286,7 +282,7 @@ def _mark_noise(slots: list[TensorSlot]) -> list[TensorSlot]:
                 if finite.size:
                     scale = max(scale, float(finite.max()))
     noise = NOISE * scale
-    return [replace(slot, noise=noise) if slot.is_gradient else slot for slot in slots]
+    return [slot._replace(noise=noise) if slot.is_gradient else slot for slot in slots]
 
 
 def _torch_line(step: Step, names: dict[int, str]) -> str:
@@ -360,7 +356,7 @@ def worked_element(timeline: Timeline, position: int, key: PanelKey | None,
                                              node.attrs)
     except (IndexError, ValueError, TypeError, KeyError, StopIteration):
         return None
-    return replace(worked, target=rename(worked.target), symbolic=rename(worked.symbolic))
+    return worked._replace(target=rename(worked.target), symbolic=rename(worked.symbolic))
 
 
 def _worked_update(timeline: Timeline, step: Step, key, index) -> Worked | None:

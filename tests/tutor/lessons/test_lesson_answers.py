@@ -383,9 +383,10 @@ def _poison(tape, updates) -> None:
         for c in s.contributions:
             c.value, c.after = bad(c.value), bad(c.after)
             c.before = None if c.before is None else bad(c.before)
-    for u in updates:
-        for name in ("before", "grad", "after"):
-            object.__setattr__(u, name, bad(getattr(u, name)))
+    for u in updates:  # an update is an immutable record: its arrays are poisoned in place
+        for array in (u.before, u.grad, u.after):
+            if array.dtype.kind == "f":
+                array.fill(np.nan)
 
 
 def _everything(lesson, timeline, placements, run) -> list:

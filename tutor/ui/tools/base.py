@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,16 +27,14 @@ from tutor.views.session import Session
 from tutor.views.step import TensorSlot
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """The element the op card works through: what a tool acts on."""
 
     slot: TensorSlot | None
     index: tuple
 
 
-@dataclass(frozen=True)
-class StepperState:
+class StepperState(NamedTuple):
     """What a tool follows: where the cursor is, what is selected, the layout."""
 
     position: int

@@ -8,7 +8,7 @@ at 120×40, and rebuilt each line's guides from its styles.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -25,8 +25,7 @@ PHASE_STYLE = {"forward": "cyan", "backward": "magenta", "update": "green"}
 OPEN, CLOSED = "▼ ", "▶ "
 
 
-@dataclass(frozen=True)
-class TreeLine:
+class TreeLine(NamedTuple):
     """One visible line: its scope, and the guides drawn before it (``│ ├ ``)."""
 
     scope: ScopeNode
