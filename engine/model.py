@@ -38,8 +38,7 @@ def causal_mask(length: int) -> np.ndarray:
     return np.triu(np.ones((length, length), dtype=bool), k=1)
 
 
-@dataclass
-class Run:
+class Run(NamedTuple):
     """One recorded forward + backward pass."""
 
     tape: Tape
@@ -52,8 +51,7 @@ class Run:
     tgt_out: np.ndarray
 
 
-@dataclass
-class DecodeStep:
+class DecodeStep(NamedTuple):
     """One generated token: what the decoder read, the distribution at the last position
     and the pick. On a recorded decoding, ``nodes`` are the tape's node indices of this
     pass and ``probs_node`` the softmax that gave ``probs``."""

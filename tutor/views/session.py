@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,8 +21,7 @@ class SessionError(ValueError):
     """A bad option; the message names it and says what to do."""
 
 
-@dataclass
-class Session:
+class Session(NamedTuple):
     """A timeline to step through, and what it came from."""
 
     timeline: Timeline
