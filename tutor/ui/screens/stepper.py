@@ -49,7 +49,6 @@ class StepperScreen(Screen):
 
     DEFAULT_CSS = screen_styles("stepper.tcss")  # parsed when the screen first opens
     SCOPED_CSS = False
-
     BLANK = True  # its widgets cover it (see ``Row``)
     COMMANDS = {_step_commands}
     AUTO_FOCUS = ""  # nothing focused: keys step the cursor until the learner tabs into a panel
@@ -129,9 +128,8 @@ class StepperScreen(Screen):
 
     def on_unmount(self) -> None:
         """A recorded run is hundreds of thousands of long-lived objects (nodes, arrays,
-        cached strips); each full collection of Python's garbage collector walked them
-        all, a 15–40 ms pause in the middle of a held key. They are frozen (left out of
-        collections) while the stepper is open, and given back when it closes."""
+        strips): each full garbage collection walked them all, 15–40 ms in a held key.
+        They are frozen (not collected) while the stepper is open, given back here."""
         gc.unfreeze()
 
     def on_resize(self, event) -> None:
