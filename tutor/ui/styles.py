@@ -17,3 +17,16 @@ def screen_styles(name: str) -> str:
     and a screen's own CSS_PATH makes Textual read every stylesheet again and restyle every
     widget of the app when the screen opens."""
     return (SCREENS / name).read_text(encoding="utf-8")
+
+
+class StyledOnMount:
+    """Mixin for a ``Screen`` (put it first): when the screen first shows, Textual does not
+    restyle every widget of it. Textual restyles the whole screen on each resume, the
+    first one too, just after each widget was styled as it mounted: ~8 ms of a launch.
+    Later resumes (back from a quiz or help) restyle as Textual does."""
+
+    _resumed = False
+
+    def on_screen_resume(self, event) -> None:
+        event.refresh_styles = event.refresh_styles and self._resumed
+        self._resumed = True

@@ -13,10 +13,10 @@ from tutor.lessons.catalog import Lesson
 from tutor.storage.progress import ProgressStore
 from tutor.ui.screens.closing import close_once
 from tutor.ui.widgets.key_bar import KeyBar
-from tutor.ui.styles import screen_styles
+from tutor.ui.styles import StyledOnMount, screen_styles
 
 
-class HomeScreen(Screen):
+class HomeScreen(StyledOnMount, Screen):
     DEFAULT_CSS = screen_styles("home.tcss")  # parsed when the screen first opens
     SCOPED_CSS = False
 

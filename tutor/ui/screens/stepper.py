@@ -29,7 +29,7 @@ from engine.timeline import Cursor, Timeline
 from tutor.ui.screens.step_ahead import DrawAhead
 from tutor.ui.screens.step_frame import (MAX_PANELS, StepFrame, StepMemo, step_frame,
                                          torch_text)
-from tutor.ui.styles import screen_styles
+from tutor.ui.styles import StyledOnMount, screen_styles
 from tutor.views.step import PanelKey, StepView
 
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 34
@@ -44,7 +44,7 @@ def _step_commands():
     return StepCommands
 
 
-class StepperScreen(Screen):
+class StepperScreen(StyledOnMount, Screen):
     """Every panel derives from the timeline's cursor; keys only move the cursor."""
 
     DEFAULT_CSS = screen_styles("stepper.tcss")  # parsed when the screen first opens
