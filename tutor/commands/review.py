@@ -26,4 +26,4 @@ def run_review(args) -> int:
 
     reuse_freed_memory()
     return run_app(TutorApp(lambda: ReviewScreen(queue, item, store),
-                            notes_path=getattr(args, "notes", None)))
+                            notes_path=getattr(args, "notes", None), replaceable=True))

@@ -96,9 +96,10 @@ class TutorApp(App):
     COMMANDS = set()  # no Quit/Theme/Screenshot: the palette finds steps (StepperScreen's)
 
     def __init__(self, make_screen: Callable[[], Screen], notice: str | None = None,
-                 notes_path=None) -> None:
+                 notes_path=None, replaceable: bool = False) -> None:
         super().__init__()
         self._make_screen = make_screen
+        self._replaceable = replaceable  # the first screen switches itself for another
         self._notice = notice
         self.notes_path = notes_path  # None: the default notes file in the data directory
         self.crash: str | None = None  # the traceback, when something failed
@@ -111,10 +112,18 @@ class TutorApp(App):
         server = os.environ.get(SERVED_BY, "")
         if self.is_web and server.isdigit():
             self.set_interval(SERVER_CHECK, lambda: self._quit_without(int(server)))
-        self.push_screen(self._make_screen())
+        if self._replaceable:
+            self.push_screen(self._make_screen())
         self.call_after_refresh(collect_from_now_on)
         if self._notice:
             self.notify(self._notice, severity="warning", timeout=8)
+
+    def get_default_screen(self) -> Screen:
+        """The first screen is the app's base screen, not pushed over Textual's blank one:
+        building, styling and swapping that one cost ~25 ms of the launch. A screen that
+        replaces itself (``switch_screen``: review's next item) is pushed over it still:
+        Textual cannot switch the base screen."""
+        return super().get_default_screen() if self._replaceable else self._make_screen()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # what is frozen is collected again (a test runs many apps)

@@ -111,6 +111,7 @@ def test_the_command_opens_the_stepper_at_the_exercises_step_with_its_pane(home,
     import asyncio
 
     import tutor.ui.app
+    from tests.tutor.ui.tools import tools_mounted
     from tutor.ui.tools.exercise import ExerciseTool
 
     apps = []
@@ -120,6 +121,7 @@ def test_the_command_opens_the_stepper_at_the_exercises_step_with_its_pane(home,
 
     async def look():
         async with apps[0].run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             tool = apps[0].screen.query_one(ExerciseTool)
             for _ in range(300):
                 if tool.result is not None:

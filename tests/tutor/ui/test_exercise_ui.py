@@ -15,7 +15,7 @@ import pytest
 
 import tutor.lessons.exercise_runner
 from tests.exercise_solutions import BROKEN, exercise, right, wrong
-from tests.tutor.ui.tools import shown_tool, tool_text
+from tests.tutor.ui.tools import shown_tool, tool_text, tools_mounted
 from tutor.lessons.exercise_check import build_run
 from tutor.lessons.run import lesson_by_query, start
 from tutor.storage.progress import ProgressStore
@@ -57,6 +57,7 @@ def test_wrong_then_right_without_restart_and_done_after_restart(tmp_path):
     async def first_visit():
         app = TutorApp(lambda: ExerciseScreen(build_run(softmax), store, tmp_path / "ws"))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             screen = app.screen
             tool = screen.query_one(ExerciseTool)
             todo = await result_of(pilot, tool, "todo")
@@ -79,6 +80,7 @@ def test_wrong_then_right_without_restart_and_done_after_restart(tmp_path):
         app = TutorApp(lambda: ExerciseScreen(build_run(softmax), ProgressStore(tmp_path),
                                               tmp_path / "ws"))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             tool = app.screen.query_one(ExerciseTool)
             await result_of(pilot, tool, "correct")
             assert "(done)" in tool_text(app.screen)
@@ -105,6 +107,7 @@ def test_files_that_raise_hang_print_or_return_junk_leave_the_tui_running(tmp_pa
     async def script():
         app = TutorApp(lambda: ExerciseScreen(build_run(softmax), None, tmp_path))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             screen = app.screen
             tool = screen.query_one(ExerciseTool)
             await result_of(pilot, tool, "todo")
@@ -131,6 +134,7 @@ def test_enter_in_a_lesson_can_open_the_exercise_at_its_step(tmp_path, monkeypat
     async def script():
         app = TutorApp(lambda: LessonScreen(run, store))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             screen = app.screen
             screen.go_to(0)
             await pilot.pause()
@@ -157,6 +161,7 @@ def test_enter_again_where_several_exercises_share_a_step_opens_the_next(tmp_pat
     async def script():
         app = TutorApp(lambda: LessonScreen(run, ProgressStore(tmp_path)))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             screen = app.screen
             screen.session.timeline.jump(sgd.position)
             opened = []
@@ -185,6 +190,7 @@ def test_e_opens_the_file_in_the_editor_and_the_save_is_checked(tmp_path, monkey
         app = TutorApp(lambda: ExerciseScreen(build_run(softmax), None, tmp_path / "ws"))
         monkeypatch.setattr(app, "suspend", lambda: suspended.append(1) or nullcontext())
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             tool = app.screen.query_one(ExerciseTool)
             done = (await result_of(pilot, tool, "todo")) and tool.checks_done
             await pilot.press("e")
@@ -201,6 +207,7 @@ def test_without_an_exercise_e_still_changes_the_nudges_epsilon():
     async def script():
         app = TutorApp(lambda: StepperScreen(Session(run.timeline, "t")))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             from tutor.ui.tools.nudge import NudgeTool
 
             nudge = app.screen.query_one(NudgeTool)
@@ -229,6 +236,7 @@ def test_quitting_while_the_learners_code_runs_stops_it(tmp_path, monkeypatch):
     async def script():
         app = TutorApp(lambda: ExerciseScreen(build_run(softmax), None, tmp_path))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             tool = app.screen.query_one(ExerciseTool)
             await result_of(pilot, tool, "todo")
             save(tool, BROKEN / "hangs.py")
@@ -264,6 +272,7 @@ def test_enter_at_an_exercise_step_of_a_lesson_opens_it_once_no_quiz_waits(tmp_p
     async def script():
         app = TutorApp(lambda: LessonScreen(run, store))
         async with app.run_test(size=(120, 40)) as pilot:
+            await tools_mounted(pilot)
             screen = app.screen
             screen.go_to(position)
             await pilot.pause()

@@ -45,10 +45,11 @@ def play(app, script, size=(120, 40)):
     async def main():
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
+            first = app.screen_stack[0]  # the app's own screen, at the bottom
             await script(pilot, app)
             await pilot.pause()
             assert app.is_running and app.crash is None, app.crash
-            assert len(app.screen_stack) >= 2  # the default screen and ours
+            assert app.screen_stack[0] is first  # never closed by a stray key
     asyncio.run(main())
     assert app.crash is None, app.crash
 
@@ -70,11 +71,11 @@ def test_enters_after_a_finished_quiz_close_it_once(tmp_path):
         first = await open_quiz(pilot, app)
         await pilot.press("f3", "enter", "enter", "enter", "enter")
         await pilot.pause()
-        lesson = app.screen_stack[1]
+        lesson = app.screen_stack[0]
         assert isinstance(lesson, LessonScreen) and first not in app.screen_stack
         # the next quiz waiting at this step may have opened: on top of the lesson, once
         assert app.screen is lesson or (isinstance(app.screen, QuizScreen)
-                                        and len(app.screen_stack) == 3)
+                                        and len(app.screen_stack) == 2)
 
     play(lesson_app(tmp_path), script)
 

@@ -120,7 +120,7 @@ def test_random_keys_and_resizes_never_take_the_tutor_down(name, tmp_path, monke
                 assert app.is_running and app.crash is None, failure()
             await pilot.pause(0.2)
             assert app.is_running and app.crash is None, failure()
-            assert app.screen is not None and len(app.screen_stack) >= 2, failure()
+            assert app.screen is not None and len(app.screen_stack) >= 1, failure()
 
     def failure() -> str:
         return (f"{name}, MONKEY_SEED={seed}: after {len(pressed)} keys, the last: "

@@ -65,7 +65,7 @@ def test_a_wrong_answer_comes_back_on_fresh_numbers_until_right_twice(tmp_path):
         store = ProgressStore(tmp_path)
         queue = ReviewQueue(LESSONS, store.due_reviews(), np.random.default_rng(seed))
         item = queue.next_item()
-        app = TutorApp(lambda: ReviewScreen(queue, item, store))
+        app = TutorApp(lambda: ReviewScreen(queue, item, store), replaceable=True)  # as `tutor review`
         async with app.run_test(size=(120, 40)) as pilot:
             quiz = await wait_for_quiz(pilot, app)
             session = quiz.session
@@ -124,3 +124,47 @@ def test_every_quiz_can_be_asked_again_and_most_on_fresh_numbers(lesson):
         assert session.prompt_text() and session.expected is not None
         fresh += item.fresh
     assert fresh >= len(lesson.quizzes) // 2
+
+
+def test_tutor_review_goes_on_to_the_next_item_and_the_first_screen_is_the_base(tmp_path,
+                                                                                monkeypatch):
+    """`tutor review` opens its first item over Textual's blank screen, so that the next
+    item can take its place (Textual cannot switch a base screen); every other first
+    screen is the app's base itself (no blank screen built, styled and swapped first)."""
+    import tutor.ui.app
+    from tutor.cli import main
+    from tutor.lessons.quiz import QuizResult
+
+    store = ProgressStore(tmp_path)
+    for quiz in CHAIN_RULE.quizzes[:2]:
+        store.record_quiz(CHAIN_RULE.id, quiz.id, QuizResult("skipped", 0, 0, 1.0))
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path))
+    apps = []
+    monkeypatch.setattr(tutor.ui.app, "run_app", lambda app: apps.append(app) or 0)
+    assert main(["review", "--seed", "1"]) == 0
+
+    async def two_items():
+        app = apps[0]
+        async with app.run_test(size=(120, 40)) as pilot:
+            first = await wait_for_quiz(pilot, app)
+            review = app.screen_stack[-2]
+            await pilot.press("f3")  # reveal (a skip)
+            await pilot.press("enter")  # close the quiz
+            await pilot.pause()
+            await pilot.press("enter")  # the next review
+            second = await wait_for_quiz(pilot, app)
+            return (first.session.quiz.id, second.session.quiz.id, review,
+                    app.screen_stack[-2], len(app.screen_stack), app.crash)
+
+    one, two, review, next_review, depth, crash = asyncio.run(two_items())
+    assert crash is None and one != two
+    assert isinstance(next_review, ReviewScreen) and next_review is not review
+    assert depth == 3  # the blank screen, the review, its quiz
+
+    async def base():
+        app = TutorApp(lambda: HomeScreen(LESSONS, store))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            return [type(screen) for screen in app.screen_stack]
+
+    assert asyncio.run(base()) == [HomeScreen]

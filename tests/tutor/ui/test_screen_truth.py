@@ -75,7 +75,7 @@ def test_the_lesson_text_scrolls_to_its_end_and_says_more_follows(number, size, 
     lesson = find_lesson(number, LESSONS)
 
     async def script(pilot, app):
-        lesson_screen = app.screen_stack[1]
+        lesson_screen = app.screen_stack[0]
         prose = lesson_screen.query_one(LessonProse)
         for _ in range(60):  # walk on until the longest section is shown (quizzes: skipped)
             if isinstance(app.screen, QuizScreen):
@@ -109,7 +109,7 @@ def test_an_open_quiz_leaves_the_lesson_text_readable_and_pagedown_scrolls_it(tm
                 break
             await pilot.pause(0.05)
         quiz = app.screen
-        prose = app.screen_stack[1].query_one(LessonProse)
+        prose = app.screen_stack[0].query_one(LessonProse)
         await pilot.pause()
         assert not quiz.query_one("#quiz").region.overlaps(prose.region)
         before = prose.scroll_y

@@ -289,7 +289,8 @@ def test_the_run_is_left_out_of_garbage_collections_while_its_stepper_is_open():
     seen = {}
 
     async def go():
-        app = TutorApp(lambda: StepperScreen(session))
+        # replaceable: over Textual's blank screen, so that another can take its place
+        app = TutorApp(lambda: StepperScreen(session), replaceable=True)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             await pilot.press("n")

@@ -15,6 +15,15 @@ def tool_text(screen) -> str:
     return tool.plain if tool is not None else ""
 
 
+async def tools_mounted(pilot) -> None:
+    """Wait until the stepper's tools are there (they are mounted after its first frame)."""
+    for _ in range(100):
+        if getattr(pilot.app.screen, "tools_mounted", False):
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the tools were never mounted")
+
+
 async def quiz_ready(pilot, quiz) -> None:
     """Wait until the quiz takes typing (keys pressed as it opens are not typed into it)."""
     for _ in range(100):
